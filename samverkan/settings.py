@@ -1,0 +1,46 @@
+"""Settings from environment variables (pydantic-settings). Every one is listed in the README."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TASK_QUEUE = "samverkan-cases"
+
+
+class Settings(BaseSettings):
+    """Samverkan's configuration. Field ``x`` is read from environment variable ``X``."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_tls: bool = False
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    temporal_api_key: str | None = None
+    samverkan_task_queue: str = TASK_QUEUE
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL DSN; unset means the embedded pgserver of the dev stack"
+    )
+    samverkan_data_dir: Path = Path(".samverkan")
+    samverkan_log_format: Literal["auto", "json", "console"] = "auto"
+    samverkan_log_level: str = "INFO"
+    samverkan_policy_file: Path | None = None
+    samverkan_agencies_file: Path | None = None
+    samverkan_notify_url: str | None = None
+    samverkan_ui_port: int = 8233
+    samverkan_temporal_port: int = 7233
+    samverkan_simulator_port: int = 8240
+    samverkan_gateway_port: int = 8250
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()
