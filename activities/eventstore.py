@@ -1,0 +1,111 @@
+"""Activities over the event store: ``append_events`` (the workflows' only write path) and
+``read_case_events`` (used by ``samverkan verify``).
+
+Failure handling, as the workflow's retry policy expects it:
+
+- a version conflict is `ApplicationError(type="WrongExpectedVersion", non_retryable=True)`;
+- an event that cannot be read as a domain event is ``type="EventRejected"``, an
+  inconsistent batch ``type="InvalidAppend"`` (or ``"EventIdConflict"``), both non-retryable;
+- anything else (a lost connection, a database that is down) propagates unchanged and is
+  retried with backoff. A retry is harmless: the append is idempotent on event ids, so a
+  batch whose commit was acknowledged too late is found and reported as already recorded.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from cases import Envelope, EventRejected
+from eventstore import EventStore, InvalidAppend, WrongExpectedVersion
+
+
+class AppendEventsRequest(BaseModel):
+    """Append ``envelopes`` (versions ``expected_version + 1 ..``) to case ``case_id``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str = Field(min_length=1, max_length=64)
+    expected_version: int = Field(ge=0)
+    envelopes: list[Envelope]
+
+
+class AppendEventsResult(BaseModel):
+    """What the append recorded; ``already_recorded`` when it was a retry of a recorded batch."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str
+    last_version: int
+    positions: list[int]
+    appended: int
+    already_recorded: bool
+
+
+class ReadCaseEventsRequest(BaseModel):
+    """Read every event of case ``case_id``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str = Field(min_length=1, max_length=64)
+
+
+class ReadCaseEventsResult(BaseModel):
+    """A case's envelopes in version order, as stored (callers upcast with ``open_envelope``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str
+    envelopes: list[Envelope]
+
+
+class EventStoreActivities:
+    """The event store's activities, bound to one `EventStore`."""
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+
+    @activity.defn(name="append_events")
+    async def append_events(self, request: AppendEventsRequest) -> AppendEventsResult:
+        """Append one workflow step's events; idempotent on event ids.
+
+        Raises:
+            ApplicationError: non-retryable, typed ``WrongExpectedVersion``, ``EventRejected``,
+                ``InvalidAppend`` or ``EventIdConflict``.
+        """
+        try:
+            result = await self._store.append(
+                request.case_id, request.expected_version, request.envelopes
+            )
+        except WrongExpectedVersion as exc:
+            raise ApplicationError(
+                str(exc),
+                {"expected_version": exc.expected_version, "actual_version": exc.actual_version},
+                type="WrongExpectedVersion",
+                non_retryable=True,
+            ) from None
+        except EventRejected as exc:
+            raise ApplicationError(
+                str(exc), {"code": exc.code}, type="EventRejected", non_retryable=True
+            ) from None
+        except InvalidAppend as exc:
+            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
+        if result.already_recorded:
+            activity.logger.info(
+                "append already recorded",
+                extra={"case_id": result.case_id, "last_version": result.last_version},
+            )
+        return AppendEventsResult(
+            case_id=result.case_id,
+            last_version=result.last_version,
+            positions=list(result.positions),
+            appended=result.appended,
+            already_recorded=result.already_recorded,
+        )
+
+    @activity.defn(name="read_case_events")
+    async def read_case_events(self, request: ReadCaseEventsRequest) -> ReadCaseEventsResult:
+        """Every event of the case, in version order."""
+        envelopes = await self._store.read_case(request.case_id)
+        return ReadCaseEventsResult(case_id=request.case_id, envelopes=envelopes)

@@ -1,0 +1,29 @@
+"""The read models kept from the event stream: ``case_summary``, ``open_consultations``,
+``deadlines`` and ``disclosures`` (DESIGN §4). `eventstore.projector.Projector` runs them."""
+
+from .base import Change, Projection
+from .case_summary import CaseSummaryProjection
+from .deadlines import DeadlinesProjection
+from .disclosures import DisclosuresProjection
+from .open_consultations import OpenConsultationsProjection
+
+
+def default_projections() -> list[Projection]:
+    """Every projection Samverkan keeps, in the order the projector runs them."""
+    return [
+        CaseSummaryProjection(),
+        OpenConsultationsProjection(),
+        DeadlinesProjection(),
+        DisclosuresProjection(),
+    ]
+
+
+__all__ = [
+    "CaseSummaryProjection",
+    "Change",
+    "DeadlinesProjection",
+    "DisclosuresProjection",
+    "OpenConsultationsProjection",
+    "Projection",
+    "default_projections",
+]

@@ -1,0 +1,51 @@
+"""``open_consultations``: every consultation still waiting for an agency, per agency, with
+its due time (the ``consultation:<id>`` deadline), folded with `cases.apply`."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from .base import Change, Connection, Projection
+
+_DELETE = "DELETE FROM open_consultations WHERE case_id = $1"
+_INSERT = """
+INSERT INTO open_consultations (case_id, consultation_id, agency, status, legal_basis, acute,
+    requested_at, acknowledged_at, due)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+"""
+
+
+class OpenConsultationsProjection(Projection):
+    """Open consultations (requested or acknowledged); a row goes when the consultation ends."""
+
+    name: ClassVar[str] = "open_consultations"
+    tables: ClassVar[tuple[str, ...]] = ("open_consultations",)
+
+    async def project(self, conn: Connection, change: Change) -> None:
+        """Rewrite the case's rows when its consultations or deadlines changed."""
+        before, after = change.before, change.folded()
+        if (
+            before is not None
+            and before.consultations == after.consultations
+            and before.deadlines == after.deadlines
+        ):
+            return
+        await conn.execute(_DELETE, change.case_id)
+        rows = []
+        for c in after.open_consultations():
+            deadline = after.deadlines.get(f"consultation:{c.consultation_id}")
+            rows.append(
+                (
+                    change.case_id,
+                    c.consultation_id,
+                    c.agency.value,
+                    c.status.value,
+                    c.legal_basis.value,
+                    c.acute,
+                    c.requested_at,
+                    c.acknowledged_at,
+                    deadline.legal_latest if deadline is not None else None,
+                )
+            )
+        if rows:
+            await conn.executemany(_INSERT, rows)
