@@ -1,0 +1,73 @@
+"""``samverkan simulator``: run the agency simulator (the agencies' systems, played locally)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``simulator`` to ``app``."""
+
+    @app.command()
+    def simulator(
+        host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
+        port: int | None = typer.Option(
+            None, help="Port to listen on (default: SAMVERKAN_SIMULATOR_PORT, else 8240)."
+        ),
+        config: Path | None = typer.Option(  # noqa: B008 - typer's declaration style
+            None,
+            "--config",
+            help="TOML file of behaviours: a table per agency under agencies, and notifications.",
+        ),
+        temporal_address: str | None = typer.Option(
+            None, help="Temporal frontend to answer through (default: TEMPORAL_ADDRESS)."
+        ),
+        no_answer: bool = typer.Option(
+            False, "--no-answer", help="Record requests but never answer back through Temporal."
+        ),
+    ) -> None:
+        """Serve simulated agency systems and the notification endpoint over HTTP.
+
+        Agencies answer back with Temporal updates on the consultation's workflow; see
+        GET /_admin/received?agency=<name> for exactly what each agency was sent.
+        """
+        from samverkan.logging import configure_logging
+        from samverkan.settings import get_settings
+        from samverkan.simulator import run_simulator
+        from samverkan.simulator_responder import (
+            ConsultationResponder,
+            NullResponder,
+            TemporalUpdateResponder,
+        )
+        from samverkan.simulator_state import SimulatorConfig, SimulatorConfigError
+        from samverkan.temporal_client import connect
+
+        settings = get_settings()
+        configure_logging(
+            log_format=settings.samverkan_log_format, level=settings.samverkan_log_level
+        )
+        try:
+            behaviours = SimulatorConfig.load(config) if config else SimulatorConfig()
+        except SimulatorConfigError as exc:
+            typer.echo(f"simulator: {config}: {exc}", err=True)
+            raise typer.Exit(2) from None
+        if temporal_address:
+            settings = settings.model_copy(update={"temporal_address": temporal_address})
+        responder: ConsultationResponder = (
+            NullResponder()
+            if no_answer
+            else TemporalUpdateResponder(connect=lambda: connect(settings))
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(
+                run_simulator(
+                    host=host,
+                    port=port or settings.samverkan_simulator_port,
+                    config=behaviours,
+                    responder=responder,
+                )
+            )

@@ -1,0 +1,67 @@
+"""Escalation notices reach the notification endpoint once, with no personal data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.domain import DeadlineKind, EscalationAction, Role
+from activities.notifications import (
+    EscalationNotice,
+    NotificationActivities,
+    NotificationConfigError,
+)
+from samverkan.settings import Settings
+
+from .support import SimulatorAdmin
+
+NOTICE = EscalationNotice(
+    case_number="2024-0001",
+    deadline_kind=DeadlineKind.PRE_ASSESSMENT,
+    deadline_key="case-2024-0001:pre_assessment",
+    rung_index=1,
+    rung_name="day 12: unit manager",
+    role=Role.UNIT_MANAGER,
+    action=EscalationAction.NOTIFY,
+    due=datetime(2024, 3, 14, 23, 59, tzinfo=UTC),
+)
+
+
+async def test_notice_is_posted_once_however_often_retried(simulator: SimulatorAdmin) -> None:
+    activities = NotificationActivities(f"{simulator.url}/notifications")
+
+    first = await ActivityEnvironment().run(activities.notify_escalation, NOTICE)
+    again = await ActivityEnvironment().run(activities.notify_escalation, NOTICE)
+
+    [created] = await simulator.created("notifications")
+    received = await simulator.received("notifications")
+    assert created["idempotency_key"] == "case-2024-0001:pre_assessment:1"
+    assert created["body"]["role"] == "unit_manager"
+    assert len(received) == 2
+    assert first.reference == again.reference
+    await activities.aclose()
+
+
+async def test_notification_endpoint_errors_are_typed(simulator: SimulatorAdmin) -> None:
+    activities = NotificationActivities(f"{simulator.url}/notifications")
+    await simulator.set_behaviour("notifications", fail_times=1)
+
+    with pytest.raises(ApplicationError) as unavailable:
+        await ActivityEnvironment().run(activities.notify_escalation, NOTICE)
+    await simulator.set_behaviour("notifications", reject=422)
+    with pytest.raises(ApplicationError) as rejected:
+        await ActivityEnvironment().run(activities.notify_escalation, NOTICE)
+
+    assert unavailable.value.type == "AgencyUnavailable"
+    assert not unavailable.value.non_retryable
+    assert rejected.value.type == "AgencyRejected"
+    assert rejected.value.non_retryable
+    await activities.aclose()
+
+
+def test_missing_notify_url_is_a_start_up_error() -> None:
+    with pytest.raises(NotificationConfigError, match="SAMVERKAN_NOTIFY_URL"):
+        NotificationActivities.from_settings(Settings(samverkan_notify_url=None))
