@@ -1,0 +1,328 @@
+"""``decide(state, command) -> events``: what the law and the state of a case allow.
+
+`decide` never changes anything: it answers with the events a command causes, or raises
+`Rejected` naming the rule. It reads no clock (``now`` is the workflow's) and computes no
+deadline (the workflow computes those in a local activity and records `RecordDeadline`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cases.access import disclosure_for
+from cases.commands import (
+    AcknowledgeConsultation,
+    AddInformation,
+    AnswerConsultation,
+    ChangeConsent,
+    CloseCase,
+    Command,
+    ConcludeInvestigation,
+    DecidePreAssessment,
+    DeclineConsultation,
+    ExtendInvestigation,
+    RaiseEscalation,
+    RecordBreach,
+    RecordDeadline,
+    RecordDelivery,
+    RecordDisclosure,
+    RecordProtectionAssessment,
+    ReportConsultationOutcome,
+    RequestConsultation,
+    StartFollowUp,
+)
+from cases.decide_consultations import (
+    addressed_consultation,
+    answered,
+    consent_changed,
+    consultation_outcome,
+    consultation_requested,
+    delivered,
+)
+from cases.decide_deadlines import breach, deadline_met, escalate, record_deadline, require_text
+from cases.envelope import DomainEvent
+from cases.errors import Rejected
+from cases.events import (
+    CaseClosed,
+    ConsultationAcknowledged,
+    ConsultationDeclined,
+    ConsultationExpired,
+    ExpiryCause,
+    FeedbackSent,
+    FollowUpStarted,
+    InformationAdded,
+    InvestigationConcluded,
+    InvestigationDeclined,
+    InvestigationExtended,
+    InvestigationOpened,
+    ProtectionAssessed,
+    ReportReceived,
+)
+from cases.models import (
+    CaseStateName,
+    ConsultationStatusName,
+    DeadlineKind,
+    OpenCase,
+)
+from cases.policy import Policy
+from cases.state import CaseState
+from cases.workdays import add_months, local_date
+
+S = CaseStateName
+PROTECTION_PENDING = frozenset({S.RECEIVED, S.PROTECTION_ASSESSMENT})
+PRE_ASSESSMENT_OPEN = frozenset({S.PRE_ASSESSMENT, S.IMMEDIATE_PROTECTION})
+CONSENT_WAIT = "waiting_for_consent"
+
+
+def decide(
+    state: CaseState | None, command: Command, *, now: datetime, policy: Policy | None = None
+) -> list[DomainEvent]:
+    """The events ``command`` causes in a case at ``now``.
+
+    ``state`` is None only for `OpenCase`. ``policy`` defaults to `Policy.default`.
+
+    Raises:
+        Rejected: the state or the law does not allow the command; the message names the
+            field or rule, never a value.
+    """
+    rules = policy or Policy.default()
+    if state is None:
+        if isinstance(command, OpenCase):
+            return [_report_received(command, now)]
+        raise Rejected("case_not_opened", None, "the case has not been opened")
+    if isinstance(command, OpenCase):
+        raise Rejected("case_already_opened", "case_number", "the case is already open")
+    if state.state is S.CLOSED:
+        raise Rejected("case_closed", None, "the case is closed and takes no more commands")
+    return _decide_open(state, command, now, rules)
+
+
+def _decide_open(
+    state: CaseState, command: Command, now: datetime, rules: Policy
+) -> list[DomainEvent]:
+    match command:
+        case RecordProtectionAssessment():
+            return _protection(state, command, now)
+        case DecidePreAssessment():
+            return _pre_assessment(state, command, now, rules)
+        case ExtendInvestigation():
+            return _extend(state, command, now, rules)
+        case ConcludeInvestigation():
+            _require_investigation(state)
+            return [
+                InvestigationConcluded(
+                    outcome=command.outcome, decided_by=command.decided_by, at=now
+                ),
+                *deadline_met(state, DeadlineKind.INVESTIGATION.value, now),
+            ]
+        case StartFollowUp():
+            if state.state is not S.DECIDED:
+                raise Rejected("not_decided", None, "follow-up starts only after a decision")
+            return [FollowUpStarted(decided_by=command.decided_by, at=now)]
+        case CloseCase():
+            return _close(state, command, now)
+        case RequestConsultation():
+            return consultation_requested(state, command, now)
+        case AcknowledgeConsultation():
+            c = addressed_consultation(state, command.agency, command.consultation_id)
+            if c.status is ConsultationStatusName.ACKNOWLEDGED:
+                raise Rejected(
+                    "already_acknowledged", "agency", "the consultation is already acknowledged"
+                )
+            return [
+                ConsultationAcknowledged(consultation_id=c.consultation_id, agency=c.agency, at=now)
+            ]
+        case AnswerConsultation():
+            c = addressed_consultation(state, command.agency, command.consultation_id)
+            return answered(state, c, command.answer, now)
+        case DeclineConsultation():
+            c = addressed_consultation(state, command.agency, command.consultation_id)
+            require_text(command.reason, "reason")
+            return [
+                ConsultationDeclined(
+                    consultation_id=c.consultation_id,
+                    agency=c.agency,
+                    reason=command.reason,
+                    at=now,
+                ),
+                *deadline_met(state, f"consultation:{c.consultation_id}", now),
+            ]
+        case ReportConsultationOutcome():
+            return consultation_outcome(state, command, now)
+        case RecordDelivery():
+            return delivered(state, command, now)
+        case AddInformation():
+            require_text(command.information, "information")
+            return [
+                InformationAdded(source=command.source, information=command.information, at=now)
+            ]
+        case ChangeConsent():
+            return consent_changed(state, command, now)
+        case RecordDeadline():
+            return record_deadline(state, command)
+        case RaiseEscalation():
+            return escalate(state, command, now)
+        case RecordBreach():
+            return breach(state, command, now)
+        case RecordDisclosure():
+            _, record = disclosure_for(
+                state,
+                command.consultation_id,
+                decided_by=command.decided_by,
+                harm_assessment=command.harm_assessment,
+                now=now,
+                harm_found=command.harm_found,
+                policy=rules,
+            )
+            return [record] if record is not None else []
+    raise Rejected("unknown_command", None, "this command is not part of the case domain")
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _report_received(command: OpenCase, now: datetime) -> ReportReceived:
+    return ReportReceived(
+        case_number=command.case_number,
+        municipality=command.municipality,
+        received_at=command.received_at,
+        reporter_kind=command.reporter_kind,
+        mandatory_reporter=command.mandatory_reporter,
+        channel=command.channel,
+        subject=command.subject,
+        concern_category=command.concern_category,
+        summary=command.summary,
+        urgent=command.urgent,
+        at=now,
+    )
+
+
+def _protection(
+    state: CaseState, command: RecordProtectionAssessment, now: datetime
+) -> list[DomainEvent]:
+    if state.state not in PROTECTION_PENDING:
+        raise Rejected(
+            "protection_assessment_already_recorded",
+            None,
+            "the protection assessment has already been recorded",
+        )
+    require_text(command.reasoning, "reasoning")
+    return [
+        ProtectionAssessed(
+            acute=command.acute, reasoning=command.reasoning, decided_by=command.decided_by, at=now
+        ),
+        *deadline_met(state, DeadlineKind.PROTECTION_ASSESSMENT.value, now),
+    ]
+
+
+def _pre_assessment(
+    state: CaseState, command: DecidePreAssessment, now: datetime, rules: Policy
+) -> list[DomainEvent]:
+    if state.state in PROTECTION_PENDING:
+        raise Rejected(
+            "protection_assessment_pending",
+            None,
+            "the protection assessment must be recorded before the pre-assessment",
+        )
+    if state.state not in PRE_ASSESSMENT_OPEN:
+        raise Rejected(
+            "pre_assessment_already_decided", None, "the pre-assessment has already been decided"
+        )
+    require_text(command.reasons, "reasons")
+    decision: DomainEvent
+    if command.open_investigation:
+        decision = InvestigationOpened(
+            reasons=command.reasons, decided_by=command.decided_by, at=now
+        )
+    else:
+        decision = InvestigationDeclined(
+            reasons=command.reasons, decided_by=command.decided_by, at=now
+        )
+    events: list[DomainEvent] = [
+        decision,
+        *deadline_met(state, DeadlineKind.PRE_ASSESSMENT.value, now),
+    ]
+    if state.mandatory_reporter:
+        events.append(
+            FeedbackSent(
+                reporter_kind=state.reporter_kind,
+                investigation_opened=command.open_investigation,
+                legal_reference=rules.legal_reference("feedback_to_reporter"),
+                at=now,
+            )
+        )
+    return events
+
+
+def _require_investigation(state: CaseState) -> None:
+    if state.state is not S.INVESTIGATION:
+        raise Rejected("no_open_investigation", None, "there is no open investigation")
+
+
+def _extend(
+    state: CaseState, command: ExtendInvestigation, now: datetime, rules: Policy
+) -> list[DomainEvent]:
+    _require_investigation(state)
+    require_text(command.reasons, "reasons")
+    limits = rules.extension
+    if state.extension_count >= limits.max_extensions:
+        raise Rejected(
+            "too_many_extensions",
+            None,
+            f"the policy allows at most {limits.max_extensions} extensions",
+        )
+    opened = local_date(state.investigation_opened_at or now)
+    current = state.deadlines.get(DeadlineKind.INVESTIGATION.value)
+    current_day = (
+        local_date(current.target)
+        if current is not None
+        else state.investigation_extended_until
+        or add_months(opened, rules.time_limits.investigation_months)
+    )
+    if command.until <= current_day:
+        raise Rejected(
+            "extension_not_later",
+            "until",
+            "until must be after the investigation's current last day",
+        )
+    if command.until > add_months(opened, limits.max_total_months):
+        raise Rejected(
+            "extension_too_long",
+            "until",
+            f"until must be within {limits.max_total_months} months of the opening",
+        )
+    return [
+        InvestigationExtended(
+            until=command.until,
+            reasons=command.reasons,
+            decided_by=command.decided_by,
+            extension_number=state.extension_count + 1,
+            at=now,
+        )
+    ]
+
+
+def _close(state: CaseState, command: CloseCase, now: datetime) -> list[DomainEvent]:
+    if state.state is S.INVESTIGATION:
+        raise Rejected(
+            "investigation_open",
+            None,
+            "the investigation must be concluded before the case is closed",
+        )
+    if state.state not in {S.DECIDED, S.FOLLOW_UP}:
+        raise Rejected(
+            "pre_assessment_pending",
+            None,
+            "the case can be closed only after the pre-assessment decision",
+        )
+    require_text(command.reason, "reason")
+    expired: list[DomainEvent] = [
+        ConsultationExpired(
+            consultation_id=c.consultation_id,
+            agency=c.agency,
+            cause=ExpiryCause.CASE_CLOSED,
+            at=now,
+        )
+        for c in state.open_consultations()
+    ]
+    return [*expired, CaseClosed(reason=command.reason, decided_by=command.decided_by, at=now)]

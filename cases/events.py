@@ -1,0 +1,384 @@
+"""Domain events: every state change of a case, as stored (DESIGN §4).
+
+Each event is a `DomainEvent` (registered by class name, the stored ``type``) with a
+``schema_version`` and the ``personal_fields`` that hold personal data (encrypted at
+rest, left out of timelines). Instants are aware datetimes from the workflow's clock.
+Old stored shapes are read through the upcasters at the end of this module.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cases.deadlines import Deadline
+from cases.envelope import DomainEvent, JsonDict, upcaster
+from cases.errors import Rejected
+from cases.models import (
+    Agency,
+    ConcernCategory,
+    EscalationAction,
+    InvestigationOutcome,
+    LegalBasis,
+    ReportChannel,
+    ReporterKind,
+    Role,
+    Subject,
+)
+from cases.policy import LegalReference
+
+
+class ExpiryCause(StrEnum):
+    """Why a consultation ended without an answer."""
+
+    NO_ANSWER = "no_answer"
+    DELIVERY_FAILED = "delivery_failed"
+    CASE_CLOSED = "case_closed"
+
+
+class HarmResult(StrEnum):
+    """The result of a harm assessment (menprövning) before a disclosure."""
+
+    NO_HARM = "no_harm"
+    HARM_FOUND = "harm_found"
+
+
+class ReportReceived(DomainEvent):
+    """A report of concern (orosanmälan) was received and the case opened.
+
+    Version 2 nests the subject and adds the channel; version 1 rows are upcast.
+    """
+
+    schema_version: ClassVar[int] = 2
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"subject", "summary"})
+
+    case_number: str
+    municipality: str
+    received_at: AwareDatetime
+    reporter_kind: ReporterKind
+    mandatory_reporter: bool
+    channel: ReportChannel = ReportChannel.UNKNOWN
+    subject: Subject
+    concern_category: ConcernCategory
+    summary: str
+    urgent: bool = False
+    at: AwareDatetime
+
+
+class ProtectionAssessed(DomainEvent):
+    """The protection assessment (skyddsbedömning) was made."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"reasoning"})
+
+    acute: bool
+    reasoning: str
+    decided_by: str
+    at: AwareDatetime
+
+
+class InvestigationOpened(DomainEvent):
+    """The pre-assessment decided to open an investigation (inleda utredning, SoL 11:1)."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"reasons"})
+
+    reasons: str
+    decided_by: str
+    at: AwareDatetime
+
+
+class InvestigationDeclined(DomainEvent):
+    """The pre-assessment decided not to open an investigation (inte inleda utredning)."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"reasons"})
+
+    reasons: str
+    decided_by: str
+    at: AwareDatetime
+
+
+class FeedbackSent(DomainEvent):
+    """Feedback (återkoppling) to a mandatory reporter on whether an investigation was
+    opened (SoL 14:1 a–b). Names the reporter's kind, never the reporter."""
+
+    reporter_kind: ReporterKind
+    investigation_opened: bool
+    legal_reference: LegalReference | None = None
+    at: AwareDatetime
+
+
+class InvestigationExtended(DomainEvent):
+    """The investigation was extended for special reasons (förlängd utredningstid, SoL 11:2)."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"reasons"})
+
+    until: date
+    reasons: str
+    decided_by: str
+    extension_number: int = Field(ge=1)
+    at: AwareDatetime
+
+
+class InvestigationConcluded(DomainEvent):
+    """The investigation was concluded with a decision (beslut)."""
+
+    outcome: InvestigationOutcome
+    decided_by: str
+    at: AwareDatetime
+
+
+class FollowUpStarted(DomainEvent):
+    """Follow-up (uppföljning) of a decided case began."""
+
+    decided_by: str
+    at: AwareDatetime
+
+
+class ConsultationRequested(DomainEvent):
+    """Another agency was asked; ``consultation_id`` is ``case-<case number>:consultation-<n>``."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"questions"})
+
+    consultation_id: str
+    agency: Agency
+    legal_basis: LegalBasis
+    questions: str
+    acute: bool = False
+    requested_by: str
+    at: AwareDatetime
+
+
+class ConsultationDelivered(DomainEvent):
+    """The request reached the agency's system."""
+
+    consultation_id: str
+    agency: Agency
+    delivered_at: AwareDatetime
+    at: AwareDatetime
+
+
+class ConsultationAcknowledged(DomainEvent):
+    """The agency received the request."""
+
+    consultation_id: str
+    agency: Agency
+    at: AwareDatetime
+
+
+class ConsultationAnswered(DomainEvent):
+    """The agency answered."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"answer"})
+
+    consultation_id: str
+    agency: Agency
+    answer: str
+    at: AwareDatetime
+
+
+class ConsultationDeclined(DomainEvent):
+    """The agency declined to answer."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"reason"})
+
+    consultation_id: str
+    agency: Agency
+    reason: str
+    at: AwareDatetime
+
+
+class ConsultationExpired(DomainEvent):
+    """The case proceeds without the agency's answer (recorded, DESIGN §2)."""
+
+    consultation_id: str
+    agency: Agency
+    cause: ExpiryCause
+    at: AwareDatetime
+
+
+class DeadlineSet(DomainEvent):
+    """A deadline was computed (by the deadline local activity) and is now in force.
+
+    Setting a key again replaces its deadline (an extension, a suspension).
+    """
+
+    deadline: Deadline
+    at: AwareDatetime | None = None
+
+
+class DeadlineMet(DomainEvent):
+    """The decision a deadline waits for was made; ``late`` when after ``legal_latest``."""
+
+    deadline_key: str
+    late: bool = False
+    at: AwareDatetime
+
+
+class DeadlineBreached(DomainEvent):
+    """A deadline's ``legal_latest`` passed without its decision."""
+
+    deadline_key: str
+    legal_latest: AwareDatetime
+    at: AwareDatetime
+
+
+class EscalationRaised(DomainEvent):
+    """A rung of an escalation ladder fired (exactly once per deadline and rung)."""
+
+    deadline_key: str
+    rung_index: int = Field(ge=0)
+    rung_name: str
+    role: Role
+    action: EscalationAction
+    at: AwareDatetime
+
+
+class InformationAdded(DomainEvent):
+    """New information about the case arrived."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"information"})
+
+    source: str
+    information: str
+    at: AwareDatetime
+
+
+class ConsentChanged(DomainEvent):
+    """Consent (samtycke) was given or withdrawn for one agency or ``all``."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"by_whom"})
+
+    given: bool
+    scope: str
+    by_whom: str
+    at: AwareDatetime
+
+
+class DisclosureRecorded(DomainEvent):
+    """Personal data was disclosed to an agency (utlämnande), with its legal basis and the
+    harm assessment (menprövning) that preceded it."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"harm_assessment"})
+
+    consultation_id: str
+    recipient: Agency
+    legal_basis: LegalBasis
+    legal_reference: LegalReference | None = None
+    harm_assessment: str
+    harm_result: HarmResult
+    fields: tuple[str, ...]
+    disclosed_at: AwareDatetime
+    decided_by: str
+
+
+class ClockSuspended(DomainEvent):
+    """A deadline's clock stopped (e.g. waiting for consent)."""
+
+    deadline_key: str
+    consultation_id: str | None = None
+    reason: str
+    at: AwareDatetime
+
+
+class ClockResumed(DomainEvent):
+    """A stopped clock runs again; the workflow records the pushed deadline next."""
+
+    deadline_key: str
+    consultation_id: str | None = None
+    suspended_at: AwareDatetime
+    at: AwareDatetime
+
+
+class CaseClosed(DomainEvent):
+    """The case was closed (avslutat); the retention clock runs from the last entry."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"reason"})
+
+    reason: str
+    decided_by: str
+    at: AwareDatetime
+
+
+class FieldError(BaseModel):
+    """One problem with a signal's input: where and what kind, never the value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    field: str
+    code: str
+    message: str
+
+
+class SignalRejected(DomainEvent):
+    """A signal that could not be accepted; recorded instead of failing the workflow task."""
+
+    signal: str
+    errors: tuple[FieldError, ...]
+    at: AwareDatetime | None = None
+
+    @field_validator("errors", mode="before")
+    @classmethod
+    def _from_strings(cls, value: Any) -> Any:
+        """Accept ``"field: code"`` strings as well as `FieldError` objects."""
+        if not isinstance(value, list | tuple):
+            return value
+        parsed: list[Any] = []
+        for item in value:
+            if isinstance(item, str):
+                field, _, code = item.partition(": ")
+                parsed.append(FieldError(field=field, code=code or "invalid", message=code or item))
+            else:
+                parsed.append(item)
+        return parsed
+
+    @classmethod
+    def from_validation_error(
+        cls, signal: str, error: ValidationError, *, at: datetime
+    ) -> SignalRejected:
+        """The rejection of a malformed signal payload (field paths and error types only)."""
+        errors = tuple(
+            FieldError(
+                field=".".join(str(p) for p in err["loc"]) or "<payload>",
+                code=err["type"],
+                message=f"{err['type'].replace('_', ' ')}",
+            )
+            for err in error.errors(include_url=False, include_input=False, include_context=False)
+        )
+        return cls(signal=signal, errors=errors, at=at)
+
+    @classmethod
+    def from_rejected(cls, signal: str, rejected: Rejected, *, at: datetime) -> SignalRejected:
+        """The rejection of a well-formed signal that the case refused."""
+        error = FieldError(
+            field=rejected.field or "<case>", code=rejected.code, message=rejected.message
+        )
+        return cls(signal=signal, errors=(error,), at=at)
+
+
+def event_time(event: DomainEvent) -> datetime | None:
+    """The instant an event records (None for a `DeadlineSet` written without one)."""
+    if isinstance(event, DisclosureRecorded):
+        return event.disclosed_at
+    moment: Any = getattr(event, "at", None)
+    return moment if isinstance(moment, datetime) else None
+
+
+@upcaster("ReportReceived", 1)
+def _report_received_v1_to_v2(data: JsonDict) -> JsonDict:
+    """v1 stored the subject flat (``subject_name``, ``personal_identity_number``,
+    ``birth_date``) and had no channel."""
+    upgraded = {
+        k: v
+        for k, v in data.items()
+        if k not in {"subject_name", "personal_identity_number", "birth_date"}
+    }
+    upgraded["subject"] = {
+        "personal_identity_number": data.get("personal_identity_number"),
+        "name": data.get("subject_name"),
+        "birth_date": data.get("birth_date"),
+    }
+    upgraded.setdefault("channel", ReportChannel.UNKNOWN.value)
+    upgraded.setdefault("urgent", False)
+    return upgraded

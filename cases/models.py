@@ -1,0 +1,275 @@
+"""The vocabulary of a case: agencies, roles, states, legal bases, and the case input.
+
+Owns the enums every other module uses and `OpenCase`, the JSON object an operator types
+into the Web UI's start form to open a case from a report of concern (orosanmälan).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from cases.examples import EXAMPLE_OPEN_CASE
+
+FROZEN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+"""Configuration of every domain model: immutable, no unknown fields, no input in errors."""
+
+CASE_NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$"
+
+
+class DomainModel(BaseModel):
+    """Base of the domain's value objects: frozen, strict about fields, never echoing input."""
+
+    model_config = FROZEN
+
+
+class Agency(StrEnum):
+    """An agency Samverkan consults (DESIGN §2).
+
+    ``school`` school and student health (elevhälsa); ``police`` the Police Authority;
+    ``sapo`` the Security Service (Säkerhetspolisen); ``sspf`` the local social services,
+    school, police and leisure group (SSPF-grupp); ``bup`` child and adolescent psychiatry
+    (barn- och ungdomspsykiatri); ``cve`` the Centre for Preventing Violent Extremism
+    (Center mot våldsbejakande extremism), which gives method advice on anonymised questions.
+    """
+
+    SCHOOL = "school"
+    POLICE = "police"
+    SAPO = "sapo"
+    SSPF = "sspf"
+    BUP = "bup"
+    CVE = "cve"
+
+
+class Role(StrEnum):
+    """Who is looking or acting.
+
+    Operator roles: ``officer`` case worker (handläggare); ``unit_manager`` (enhetschef);
+    ``head_of_division`` (avdelningschef); ``on_call`` out-of-hours social services
+    (socialjour); ``coordinator`` prevention coordinator (samordnare); ``auditor``
+    supervisor or auditor, no personal data. ``agency`` is any external agency system.
+    """
+
+    OFFICER = "officer"
+    UNIT_MANAGER = "unit_manager"
+    HEAD_OF_DIVISION = "head_of_division"
+    ON_CALL = "on_call"
+    COORDINATOR = "coordinator"
+    AUDITOR = "auditor"
+    AGENCY = "agency"
+
+
+class CaseStateName(StrEnum):
+    """Where a case stands (DESIGN §2).
+
+    ``protection_assessment`` skyddsbedömning; ``immediate_protection`` omedelbart skydd;
+    ``pre_assessment`` förhandsbedömning; ``investigation`` utredning; ``decided`` beslut;
+    ``follow_up`` uppföljning; ``closed`` avslutat ärende.
+    """
+
+    RECEIVED = "received"
+    PROTECTION_ASSESSMENT = "protection_assessment"
+    IMMEDIATE_PROTECTION = "immediate_protection"
+    PRE_ASSESSMENT = "pre_assessment"
+    INVESTIGATION = "investigation"
+    DECIDED = "decided"
+    FOLLOW_UP = "follow_up"
+    CLOSED = "closed"
+
+
+class DeadlineKind(StrEnum):
+    """Which statutory or agreed time limit a deadline is."""
+
+    PROTECTION_ASSESSMENT = "protection_assessment"
+    PRE_ASSESSMENT = "pre_assessment"
+    INVESTIGATION = "investigation"
+    CONSULTATION = "consultation"
+
+
+class LegalBasis(StrEnum):
+    """The closed list of grounds on which personal data may be disclosed to an agency.
+
+    ``consent`` samtycke; ``duty_to_inform`` uppgiftsskyldighet; ``osl_10_18a`` the
+    secrecy-breaking rule for young people under 21 (OSL 10:18 a); ``osl_26_9`` disclosure
+    within health and social care (OSL 26:9); ``terrorism_information_sharing`` the
+    terrorism information-sharing rules (prop. 2019/20:123); ``none`` no disclosure of
+    personal data (CVE).
+    """
+
+    CONSENT = "consent"
+    DUTY_TO_INFORM = "duty_to_inform"
+    OSL_10_18A = "osl_10_18a"
+    OSL_26_9 = "osl_26_9"
+    TERRORISM_INFORMATION_SHARING = "terrorism_information_sharing"
+    NONE = "none"
+
+
+class ReporterKind(StrEnum):
+    """Who made the report of concern (anmälare)."""
+
+    SCHOOL = "school"
+    POLICE = "police"
+    HEALTH_CARE = "health_care"
+    SOCIAL_SERVICES = "social_services"
+    OTHER_AUTHORITY = "other_authority"
+    GUARDIAN = "guardian"
+    RELATIVE = "relative"
+    PUBLIC = "public"
+    ANONYMOUS = "anonymous"
+    SELF = "self"
+
+
+class ReportChannel(StrEnum):
+    """How the report arrived."""
+
+    WRITTEN = "written"
+    PHONE = "phone"
+    IN_PERSON = "in_person"
+    DIGITAL = "digital"
+    UNKNOWN = "unknown"
+
+
+class ConcernCategory(StrEnum):
+    """What the concern is about, in the broad categories the statistics use."""
+
+    VIOLENT_EXTREMIST_ENVIRONMENT = "violent_extremist_environment"
+    RADICALISATION = "radicalisation"
+    TRAVEL_RISK = "travel_risk"
+    VIOLENCE = "violence"
+    ONLINE_PROPAGANDA = "online_propaganda"
+    OTHER = "other"
+
+
+class InvestigationOutcome(StrEnum):
+    """What an investigation ended in: an intervention (insats), none, an application under
+    the Care of Young Persons Act (LVU), a transfer to another municipality (överflyttning),
+    or a commitment plan in the SSPF group (åtagandeplan)."""
+
+    INTERVENTION = "intervention"
+    NO_INTERVENTION = "no_intervention"
+    LVU_APPLICATION = "lvu_application"
+    TRANSFER = "transfer"
+    SSPF_PLAN = "sspf_plan"
+
+
+class ConsultationOutcomeKind(StrEnum):
+    """What a consultation child workflow reports: an acknowledgement, or how it ended."""
+
+    ACKNOWLEDGED = "acknowledged"
+    ANSWERED = "answered"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+class ConsultationStatusName(StrEnum):
+    """Where one consultation stands."""
+
+    REQUESTED = "requested"
+    ACKNOWLEDGED = "acknowledged"
+    ANSWERED = "answered"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+
+
+class EscalationAction(StrEnum):
+    """What an escalation rung asks of its role."""
+
+    REMIND = "remind"
+    NOTIFY = "notify"
+    EXTENSION_DECISION_DUE = "extension_decision_due"
+    DEVIATION_REPORT = "deviation_report"
+    CONTACT_PERSON = "contact_person"
+    PROCEED_WITHOUT_ANSWER = "proceed_without_answer"
+
+
+_PIN = re.compile(r"^(?P<century>\d{2})?(?P<yy>\d{2})(?P<mm>\d{2})(?P<dd>\d{2})[-+]\d{4}$")
+
+
+def _encoded_date(value: str) -> tuple[int | None, int, int, int] | None:
+    """(century or None, two-digit year, month, day) a personal identity number encodes."""
+    match = _PIN.match(value)
+    if match is None:
+        return None
+    day = int(match["dd"])
+    if day > 60:  # a coordination number (samordningsnummer) adds 60 to the day
+        day -= 60
+    century = int(match["century"]) if match["century"] is not None else None
+    return century, int(match["yy"]), int(match["mm"]), day
+
+
+class Subject(DomainModel):
+    """The young person a report is about (den enskilde). Every field is personal data.
+
+    The personal identity number (personnummer, or samordningsnummer with day + 60) is
+    checked for its shape and its date, and must agree with ``birth_date``; the check digit
+    is not required to be valid (test numbers and historical numbers exist).
+    """
+
+    personal_identity_number: str = Field(
+        description="personnummer or samordningsnummer: YYYYMMDD-NNNN or YYMMDD-NNNN"
+    )
+    name: str = Field(min_length=1, max_length=200)
+    birth_date: date
+
+    @field_validator("personal_identity_number")
+    @classmethod
+    def _valid_number(cls, value: str) -> str:
+        encoded = _encoded_date(value)
+        if encoded is None:
+            raise ValueError("personal_identity_number must be YYYYMMDD-NNNN or YYMMDD-NNNN")
+        century, yy, month, day = encoded
+        try:
+            date(2000 + yy if century is None else century * 100 + yy, month, day)
+        except ValueError:
+            raise ValueError("personal_identity_number does not hold a valid date") from None
+        return value
+
+    @model_validator(mode="after")
+    def _birth_date_matches(self) -> Subject:
+        encoded = _encoded_date(self.personal_identity_number)
+        if encoded is None:
+            raise ValueError("personal_identity_number must be YYYYMMDD-NNNN or YYMMDD-NNNN")
+        century, yy, month, day = encoded
+        born = self.birth_date
+        if century is not None and born.year // 100 != century:
+            raise ValueError("birth_date does not match personal_identity_number")
+        if (born.year % 100, born.month, born.day) != (yy, month, day):
+            raise ValueError("birth_date does not match personal_identity_number")
+        return self
+
+    def age_on(self, day: date) -> int:
+        """Completed years of age on ``day``."""
+        years = day.year - self.birth_date.year
+        if (day.month, day.day) < (self.birth_date.month, self.birth_date.day):
+            years -= 1
+        return years
+
+
+class OpenCase(DomainModel):
+    """A report of concern (orosanmälan) as an operator registers it: the case workflow's input.
+
+    Plain JSON; see ``cases.examples.EXAMPLE_OPEN_CASE``. ``case_number`` becomes the
+    workflow id (``case-<case number>``) and must carry no personal data.
+    """
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        hide_input_in_errors=True,
+        json_schema_extra={"examples": [EXAMPLE_OPEN_CASE]},
+    )
+
+    case_number: str = Field(pattern=CASE_NUMBER_PATTERN, description="no personal data")
+    municipality: str = Field(min_length=1, max_length=100)
+    received_at: AwareDatetime
+    reporter_kind: ReporterKind
+    mandatory_reporter: bool = Field(description="reported under the duty to report (SoL 14:1)")
+    channel: ReportChannel = ReportChannel.UNKNOWN
+    subject: Subject
+    concern_category: ConcernCategory
+    summary: str = Field(min_length=1, max_length=20_000, description="personal data")
+    urgent: bool = False

@@ -1,0 +1,108 @@
+"""``samverkan deadline``: when is this due? The operator's view of `cases.compute_deadline`.
+
+Prints one JSON object ``{"kind", "from", "target", "legal_latest", "moved_because",
+"calendar"}`` with ISO dates. Bad input gets one sentence on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cases import STOCKHOLM, Agency, DeadlineKind, Policy, PolicyError, compute_deadline
+
+USAGE_ERROR = 2
+KINDS = "protection_assessment, pre_assessment, investigation or consultation:<agency>"
+
+
+def _fail(sentence: str) -> typer.Exit:
+    typer.echo(sentence, err=True)
+    return typer.Exit(code=USAGE_ERROR)
+
+
+def _parse_kind(text: str) -> tuple[DeadlineKind, Agency | None]:
+    name, _, agency = text.partition(":")
+    try:
+        kind = DeadlineKind(name)
+    except ValueError:
+        raise _fail(f"Unknown deadline kind {text!r}: use {KINDS}.") from None
+    if kind is DeadlineKind.CONSULTATION:
+        agencies = ", ".join(a.value for a in Agency)
+        try:
+            return kind, Agency(agency)
+        except ValueError:
+            raise _fail(f"A consultation needs its agency, one of: {agencies}.") from None
+    if agency:
+        raise _fail(f"Only a consultation takes an agency: use {KINDS}.")
+    return kind, None
+
+
+def _parse_start(day: str, at: str | None) -> datetime:
+    try:
+        start_day = date.fromisoformat(day)
+    except ValueError:
+        raise _fail(f"--from {day!r} is not a date: use YYYY-MM-DD.") from None
+    clock = time(0, 0)
+    if at is not None:
+        try:
+            clock = time.fromisoformat(at)
+        except ValueError:
+            raise _fail(f"--at {at!r} is not a time of day: use HH:MM.") from None
+    return datetime.combine(start_day, clock.replace(tzinfo=None), tzinfo=STOCKHOLM)
+
+
+def _load_policy(path: Path | None) -> Policy:
+    if path is None:
+        return Policy.default()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise _fail(f"The policy file {str(path)!r} cannot be read ({reason}).") from None
+    try:
+        return Policy.from_toml(text)
+    except PolicyError as exc:
+        raise _fail(f"The policy file {str(path)!r} is not valid: {exc}.") from None
+
+
+def deadline(
+    kind: Annotated[str, typer.Argument(help=f"The deadline: {KINDS}.")],
+    from_: Annotated[str, typer.Option("--from", help="The day the period starts (YYYY-MM-DD).")],
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Time of day in Stockholm (HH:MM); decides a late report."),
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option("--policy", help="A policy TOML file (default: built in).")
+    ] = None,
+    acute: Annotated[
+        bool, typer.Option("--acute", help="An acute consultation (police: 1 working day).")
+    ] = False,
+) -> None:
+    """When is this due? Target and legal latest day under lag 1930:173."""
+    parsed_kind, agency = _parse_kind(kind)
+    start = _parse_start(from_, at)
+    rules = _load_policy(policy)
+    computed = compute_deadline(parsed_kind, start, policy=rules, agency=agency, acute=acute)
+    typer.echo(
+        json.dumps(
+            {
+                "kind": kind,
+                "from": start.date().isoformat(),
+                "target": computed.target.date().isoformat(),
+                "legal_latest": computed.legal_latest.date().isoformat(),
+                "moved_because": list(computed.moved_because),
+                "calendar": computed.calendar,
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``deadline`` command to the ``samverkan`` CLI."""
+    app.command(name="deadline", help="When is this due? Prints the deadline as JSON.")(deadline)
