@@ -1,0 +1,119 @@
+"""``samverkan cases``: operator shortcuts for opening and following cases from a shell.
+
+The same things can be done in the Temporal Web UI; these commands add validation before
+anything is sent and print plain JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+
+cases_app = typer.Typer(help="Open and follow cases (operator shortcuts).", no_args_is_help=True)
+
+
+def _read_json(value: str) -> Any:
+    """Inline JSON, or ``@file.json``."""
+    text = Path(value[1:]).read_text(encoding="utf-8") if value.startswith("@") else value
+    return json.loads(text)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(2)
+
+
+@cases_app.command("open")
+def open_case(
+    case_json: str = typer.Argument(..., help="The OpenCase JSON, inline or as @file.json."),
+) -> None:
+    """Start a CaseWorkflow with id case-<case number>; refused if that case exists."""
+    from temporalio.client import WorkflowFailureError
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    from cases import OpenCase
+    from samverkan.settings import get_settings
+    from samverkan.temporal_client import connect
+    from workflows import CaseWorkflow
+
+    try:
+        case = OpenCase.model_validate(_read_json(case_json))
+    except (ValueError, OSError) as exc:
+        fields = (
+            ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+            if isinstance(exc, ValidationError)
+            else str(exc).splitlines()[0]
+        )
+        raise _fail(f"cases open: invalid case input ({fields})") from None
+
+    async def start() -> str:
+        settings = get_settings()
+        client = await connect(settings)
+        handle = await client.start_workflow(
+            CaseWorkflow.run,
+            case,
+            id=f"case-{case.case_number}",
+            task_queue=settings.samverkan_task_queue,
+            static_summary=f"Case {case.case_number} ({case.municipality})",
+        )
+        return handle.id
+
+    try:
+        typer.echo(asyncio.run(start()))
+    except WorkflowAlreadyStartedError:
+        raise _fail(f"cases open: case {case.case_number} already exists") from None
+    except (RuntimeError, WorkflowFailureError) as exc:
+        raise _fail(f"cases open: {exc}") from None
+
+
+async def _query(case_number: str, name: str) -> Any:
+    from samverkan.settings import get_settings
+    from samverkan.temporal_client import connect
+
+    client = await connect(get_settings())
+    return await client.get_workflow_handle(f"case-{case_number}").query(name)
+
+
+@cases_app.command()
+def summary(case_number: str) -> None:
+    """Print the case's summary query (no personal data)."""
+    typer.echo(json.dumps(asyncio.run(_query(case_number, "summary")), indent=2, default=str))
+
+
+@cases_app.command()
+def timeline(case_number: str) -> None:
+    """Print the case's timeline query (events without personal data)."""
+    typer.echo(json.dumps(asyncio.run(_query(case_number, "timeline")), indent=2, default=str))
+
+
+@cases_app.command()
+def update(
+    case_number: str,
+    name: str = typer.Argument(..., help="Update name, e.g. record_protection_assessment."),
+    body: str = typer.Argument(..., help="The update's JSON input, inline or as @file.json."),
+) -> None:
+    """Send an update to a case and print its result, or the rejection."""
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from samverkan.settings import get_settings
+    from samverkan.temporal_client import connect
+
+    async def send() -> Any:
+        client = await connect(get_settings())
+        handle = client.get_workflow_handle(f"case-{case_number}")
+        return await handle.execute_update(name, _read_json(body))
+
+    try:
+        typer.echo(json.dumps(asyncio.run(send()), indent=2, default=str))
+    except WorkflowUpdateFailedError as exc:
+        raise _fail(f"cases update: rejected: {exc.cause}") from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``cases`` group to ``app``."""
+    app.add_typer(cases_app, name="cases")

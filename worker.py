@@ -1,0 +1,131 @@
+"""The Samverkan worker: the one composition root that registers workflows and activities.
+
+Run it with ``python worker.py`` or ``samverkan worker``. It reads its settings from the
+environment (README, "Settings"), connects to Temporal with the shared data converter,
+opens the event store's connection pool, and polls task queue ``samverkan-cases`` until
+SIGTERM or SIGINT, when it stops taking new tasks and lets running ones finish.
+
+Tests build the same worker with `build_worker` and fake activities registered under the
+production names (STYLE rule 7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from workflows import WORKFLOWS
+
+#: Our own pure modules are imported once, outside the sandbox (TEMPORAL-NOTES, "Data").
+PASSTHROUGH_MODULES = ("cases", "workflows", "activities", "samverkan", "holidays", "pydantic")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox with Samverkan's pure modules passed through."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
+def build_worker(
+    client: Client,
+    *,
+    task_queue: str,
+    activities: Sequence[Callable[..., Any]],
+    max_cached_workflows: int = 1000,
+    max_concurrent_activities: int = 100,
+) -> Worker:
+    """The worker with both workflows and the given activities (real ones or fakes)."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(WORKFLOWS),
+        activities=list(activities),
+        workflow_runner=workflow_runner(),
+        max_cached_workflows=max_cached_workflows,
+        max_concurrent_activities=max_concurrent_activities,
+        activity_executor=ThreadPoolExecutor(4),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def production_activities(stack: AsyncExitStack) -> list[Callable[..., Any]]:
+    """The real activities, wired to settings: PostgreSQL, agency systems, notifications."""
+    from activities.agencies import AgencyActivities, load_agency_directory
+    from activities.deadlines import DeadlineActivities
+    from activities.eventstore import EventStoreActivities
+    from activities.notifications import NotificationActivities
+    from eventstore import PostgresEventStore, create_pool
+    from samverkan.settings import get_settings
+
+    settings = get_settings()
+    if not settings.database_url:
+        raise SystemExit("DATABASE_URL is not set: the worker needs the event store's PostgreSQL.")
+    pool = await create_pool(settings.database_url)
+    stack.push_async_callback(pool.close)
+    store = EventStoreActivities(PostgresEventStore(pool))
+    directory = load_agency_directory(settings.samverkan_agencies_file)
+    agencies = AgencyActivities(directory)
+    stack.push_async_callback(agencies.aclose)
+    notifications = NotificationActivities(settings.samverkan_notify_url)
+    stack.push_async_callback(notifications.aclose)
+    deadlines = DeadlineActivities(policy_file=settings.samverkan_policy_file)
+    return [
+        store.append_events,
+        store.read_case_events,
+        agencies.deliver_consultation,
+        agencies.deliver_agency_notice,
+        agencies.fetch_consultation_status,
+        notifications.notify_escalation,
+        deadlines.load_policy,
+        deadlines.compute_deadline,
+    ]
+
+
+async def run_worker() -> None:
+    """Run the production worker until SIGTERM or SIGINT."""
+    from samverkan.logging import configure_logging, get_logger
+    from samverkan.settings import get_settings
+    from samverkan.temporal_client import connect
+
+    settings = get_settings()
+    configure_logging(log_format=settings.samverkan_log_format, level=settings.samverkan_log_level)
+    log = get_logger("samverkan.worker")
+    client = await connect(settings)
+    async with AsyncExitStack() as stack:
+        activities = await production_activities(stack)
+        worker = build_worker(
+            client, task_queue=settings.samverkan_task_queue, activities=activities
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        log.info(
+            "worker started",
+            task_queue=settings.samverkan_task_queue,
+            temporal_address=settings.temporal_address,
+            namespace=settings.temporal_namespace,
+        )
+        async with worker:
+            await stop.wait()
+            log.info("worker stopping: finishing running tasks")
+    log.info("worker stopped")
+
+
+def main() -> None:
+    """Entry point of ``python worker.py``."""
+    asyncio.run(run_worker())
+
+
+if __name__ == "__main__":
+    main()

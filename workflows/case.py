@@ -1,0 +1,477 @@
+"""`CaseWorkflow`: one report of concern's path through social services, as the law sets it.
+
+A case opens on a report (``OpenCase``), is assessed for protection the same day, gets a
+pre-assessment within 14 days, maybe an investigation within four months, and closes.
+Every step is decided by `cases.decide`, appended to the event store through the
+``append_events`` activity, and folded with `cases.apply`; the same fold builds the
+read models in PostgreSQL. Every statutory deadline is computed in a local activity (so
+replay never depends on the holiday calendar's version), recorded as ``DeadlineSet``,
+and watched by one durable timer loop that raises each escalation rung exactly once.
+
+Operators act through validated updates (a rejected one leaves no trace in history);
+agencies' notices arrive as signals; consultations run as child workflows that report
+back by signal, so they outlive a run that continues as new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    import cases
+    from cases import (
+        AddInformation,
+        CaseState,
+        ChangeConsent,
+        CloseCase,
+        ConcludeInvestigation,
+        DecidePreAssessment,
+        DeadlineKind,
+        DomainEvent,
+        ExtendInvestigation,
+        OpenCase,
+        Policy,
+        RecordProtectionAssessment,
+        Rejected,
+        RequestConsultation,
+        ScheduledRung,
+    )
+    from workflows import steps
+    from workflows.consultation import ConsultationWorkflow
+    from workflows.messages import (
+        CarriedCase,
+        CaseResult,
+        CaseRunOptions,
+        ConsultationInput,
+        ConsultationReport,
+        TimelineEntry,
+    )
+    from workflows.waiting import wait_until
+    from workflows.presentation import current_details, search_attribute_updates
+
+SYSTEM_ACTOR = "system:case-workflow"
+#: Memo key of `CaseRunOptions`: what a continued run carries; operators never set it.
+RUN_OPTIONS_MEMO = "samverkan_run_options"
+IDLE_WAKE_UP = timedelta(days=30)
+
+
+def rejection(exc: Rejected) -> ApplicationError:
+    """The caller-facing error for a refused command: code, field and message, no values."""
+    return ApplicationError(
+        f"{exc.code}: {exc.message}" + (f" (field: {exc.field})" if exc.field else ""),
+        {"code": exc.code, "field": exc.field, "message": exc.message},
+        type="Rejected",
+        non_retryable=True,
+    )
+
+
+@workflow.defn(name="CaseWorkflow")
+class CaseWorkflow:
+    """A case from report of concern to closing (DESIGN §2)."""
+
+    @workflow.init
+    def __init__(self, case: OpenCase) -> None:
+        self._case = case
+        self._options = workflow.memo_value(RUN_OPTIONS_MEMO, CaseRunOptions(), type_hint=CaseRunOptions)
+        carried = self._options.carried
+        self._state: CaseState | None = carried.state if carried else None
+        self._version = carried.version if carried else 0
+        self._policy: Policy | None = carried.policy if carried else None
+        self._schedule: list[ScheduledRung] = list(carried.schedule) if carried else []
+        self._timeline: list[TimelineEntry] = list(carried.timeline) if carried else []
+        self._inbox: list[dict[str, Any]] = list(carried.inbox) if carried else []
+        # The opening is decided now so that updates arriving with the start are validated
+        # against the opened case; `run` records it before any handler may act.
+        self._opening = [] if carried else cases.decide(None, case, now=workflow.now())
+        self._opened = carried is not None
+        self._lock = asyncio.Lock()
+        self._changed = False
+        self._upserted: dict[str, Any] = {}
+
+    # -- the run --------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, case: OpenCase) -> CaseResult:
+        if self._policy is None:
+            self._policy = await steps.load_policy()
+        if not self._opened:
+            async with self._lock:
+                await self._record(self._opening, actor="operator")
+                await self._set_deadlines_after_report()
+            self._opened = True
+        while not self.state.state == cases.CaseStateName.CLOSED:
+            await self._raise_due_rungs()
+            await self._process_inbox()
+            if self._should_continue_as_new():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._case, memo={RUN_OPTIONS_MEMO: self._carry_over()})
+            await wait_until(
+                lambda: self._changed or bool(self._inbox) or self._closed(),
+                self._next_wake_up(),
+                self._waiting_for(),
+            )
+            self._changed = False
+        await self._process_inbox()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return CaseResult(
+            case_number=self.state.case_number, state=self.state.state.value, events=self._version
+        )
+
+    @property
+    def state(self) -> CaseState:
+        if self._state is None:
+            raise ApplicationError("the case has not been opened yet", type="NotOpened")
+        return self._state
+
+    def _closed(self) -> bool:
+        return self._state is not None and self._state.state == cases.CaseStateName.CLOSED
+
+    # -- updates: operator decisions ------------------------------------------------------
+
+    @workflow.update(
+        name="record_protection_assessment",
+        description="Record the protection assessment (skyddsbedömning): acute or not, with reasoning.",
+    )
+    async def record_protection_assessment(self, command: RecordProtectionAssessment) -> dict[str, Any]:
+        await self._execute(command, actor=command.decided_by)
+        return self.summary()
+
+    @record_protection_assessment.validator
+    def _validate_protection(self, command: RecordProtectionAssessment) -> None:
+        self._validate(command)
+
+    @workflow.update(
+        name="decide_pre_assessment",
+        description="Decide the pre-assessment (förhandsbedömning): open an investigation or not.",
+    )
+    async def decide_pre_assessment(self, command: DecidePreAssessment) -> dict[str, Any]:
+        await self._execute(command, actor=command.decided_by)
+        return self.summary()
+
+    @decide_pre_assessment.validator
+    def _validate_pre_assessment(self, command: DecidePreAssessment) -> None:
+        self._validate(command)
+
+    @workflow.update(
+        name="request_consultation",
+        description="Ask another agency (school, police, Säpo, SSPF, BUP, CVE); returns the consultation id.",
+    )
+    async def request_consultation(self, command: RequestConsultation) -> str:
+        events = await self._execute(command, actor=command.requested_by)
+        requested = next(e for e in events if isinstance(e, cases.ConsultationRequested))
+        await self._start_consultation(requested.consultation_id, decided_by=command.requested_by)
+        return requested.consultation_id
+
+    @request_consultation.validator
+    def _validate_consultation(self, command: RequestConsultation) -> None:
+        self._validate(command)
+
+    @workflow.update(
+        name="extend_investigation",
+        description="Extend the investigation past four months, for special reasons (SoL 11:2).",
+    )
+    async def extend_investigation(self, command: ExtendInvestigation) -> dict[str, Any]:
+        await self._execute(command, actor=command.decided_by)
+        return self.summary()
+
+    @extend_investigation.validator
+    def _validate_extension(self, command: ExtendInvestigation) -> None:
+        self._validate(command)
+
+    @workflow.update(
+        name="conclude_investigation",
+        description="Conclude the investigation with an outcome (intervention, none, LVU, transfer, SSPF plan).",
+    )
+    async def conclude_investigation(self, command: ConcludeInvestigation) -> dict[str, Any]:
+        await self._execute(command, actor=command.decided_by)
+        return self.summary()
+
+    @conclude_investigation.validator
+    def _validate_conclusion(self, command: ConcludeInvestigation) -> None:
+        self._validate(command)
+
+    @workflow.update(
+        name="close_case", description="Close the case; open consultations are cancelled."
+    )
+    async def close_case(self, command: CloseCase) -> dict[str, Any]:
+        await self._execute(command, actor=command.decided_by)
+        await self._cancel_open_consultations()
+        return self.summary()
+
+    @close_case.validator
+    def _validate_close(self, command: CloseCase) -> None:
+        self._validate(command)
+
+    # -- signals: notices that need no answer ---------------------------------------------
+
+    @workflow.signal(
+        name="add_information", description="New information about the case from an agency or person."
+    )
+    def add_information(self, notice: Any) -> None:
+        self._inbox.append({"signal": "add_information", "body": notice})
+
+    @workflow.signal(
+        name="consent_changed", description="Consent given or withdrawn by guardian or youth."
+    )
+    def consent_changed(self, notice: Any) -> None:
+        self._inbox.append({"signal": "consent_changed", "body": notice})
+
+    @workflow.signal(
+        name="consultation_report",
+        description="A consultation reports delivery, acknowledgement, answer, decline, escalation or expiry.",
+    )
+    def consultation_report(self, report: Any) -> None:
+        self._inbox.append({"signal": "consultation_report", "body": report})
+
+    # -- queries --------------------------------------------------------------------------
+
+    @workflow.query(
+        name="summary",
+        description="Where the case stands: state, deadlines, open consultations, next action. No personal data.",
+    )
+    def summary(self) -> dict[str, Any]:
+        if self._state is None:
+            return {"state": "opening"}
+        return self._state.to_summary(now=workflow.now())
+
+    @workflow.query(name="timeline", description="Every event of the case, without personal data.")
+    def timeline(self) -> list[TimelineEntry]:
+        return list(self._timeline)
+
+    # -- deciding and recording -----------------------------------------------------------
+
+    def _validate(self, command: cases.Command) -> None:
+        state = self._state if self._state is not None else cases.fold(self._opening)
+        try:
+            cases.decide(state, command, now=workflow.now(), policy=self._policy)
+        except Rejected as exc:
+            raise rejection(exc) from None
+
+    async def _execute(self, command: cases.Command, *, actor: str) -> list[DomainEvent]:
+        """Decide and record ``command`` under the case's lock; re-checked inside the lock."""
+        await workflow.wait_condition(lambda: self._opened)
+        async with self._lock:
+            try:
+                events = cases.decide(self._state, command, now=workflow.now(), policy=self._policy)
+            except Rejected as exc:
+                raise rejection(exc) from None
+            await self._record(events, actor=actor)
+            await self._set_deadlines_after(events)
+            return events
+
+    async def _record(self, events: list[DomainEvent], *, actor: str) -> None:
+        """Append ``events`` to the event store, then fold them into the workflow's state."""
+        if not events:
+            return
+        envelopes = [
+            cases.seal(
+                event,
+                event_id=workflow.uuid4(),
+                case_id=self._case.case_number,
+                version=self._version + offset,
+                occurred_at=workflow.now(),
+                actor=actor,
+            )
+            for offset, event in enumerate(events, start=1)
+        ]
+        await steps.append_events(self._case.case_number, self._version, envelopes)
+        for envelope, event in zip(envelopes, events, strict=True):
+            self._state = cases.apply(self._state, event)
+            self._version = envelope.version
+            self._timeline.append(
+                TimelineEntry(
+                    version=envelope.version,
+                    type=envelope.type,
+                    occurred_at=envelope.occurred_at,
+                    actor=envelope.actor,
+                    data=event.without_personal_data(),
+                )
+            )
+        self._changed = True
+        self._publish()
+
+    # -- deadlines and escalation ---------------------------------------------------------
+
+    async def _set_deadlines_after_report(self) -> None:
+        state = self.state
+        await self._set_deadline(DeadlineKind.PROTECTION_ASSESSMENT, state.received_at)
+        await self._set_deadline(DeadlineKind.PRE_ASSESSMENT, state.received_at)
+
+    async def _set_deadlines_after(self, events: list[DomainEvent]) -> None:
+        for event in events:
+            if isinstance(event, cases.InvestigationOpened):
+                await self._set_deadline(DeadlineKind.INVESTIGATION, workflow.now())
+            elif isinstance(event, cases.InvestigationExtended):
+                await self._set_deadline(
+                    DeadlineKind.INVESTIGATION, workflow.now(), until=event.until
+                )
+
+    async def _set_deadline(
+        self,
+        kind: DeadlineKind,
+        start: datetime,
+        *,
+        until: Any = None,
+        agency: cases.Agency | None = None,
+        acute: bool = False,
+        key: str | None = None,
+    ) -> steps.PlannedDeadline:
+        planned = await steps.compute_deadline(
+            kind, start, policy=self._policy_or_default(), agency=agency, acute=acute, key=key,
+            until=until,
+        )
+        await self._record([cases.DeadlineSet(deadline=planned.deadline)], actor=SYSTEM_ACTOR)
+        self._schedule = [r for r in self._schedule if r.deadline_key != planned.deadline.key]
+        if kind is not DeadlineKind.CONSULTATION:
+            self._schedule += planned.schedule
+        return planned
+
+    def _policy_or_default(self) -> Policy:
+        return self._policy if self._policy is not None else Policy.default()
+
+    def _pending_rungs(self) -> list[ScheduledRung]:
+        state = self.state
+        raised = set(state.escalations_raised)
+        pending = [
+            rung
+            for rung in self._schedule
+            if (rung.deadline_key, rung.rung_index) not in raised
+            and not state.deadline_is_settled(rung.deadline_key)
+        ]
+        return sorted(pending, key=lambda r: (r.fire_at, r.deadline_key, r.rung_index))
+
+    def _unbreached(self) -> list[cases.Deadline]:
+        """Statutory deadlines still open and not yet recorded as breached."""
+        state = self.state
+        return [
+            deadline
+            for deadline in state.pending_deadlines()
+            if deadline.kind is not DeadlineKind.CONSULTATION
+            and deadline.key not in state.suspended_clocks
+            and state.deadline_status.get(deadline.key, cases.DeadlineStatus()).breached_at is None
+        ]
+
+    async def _raise_due_rungs(self) -> None:
+        """Record every breach and raise every rung whose time has come, each exactly once."""
+        async with self._lock:
+            for deadline in self._unbreached():
+                if deadline.legal_latest < workflow.now():
+                    command = cases.RecordBreach(deadline_key=deadline.key)
+                    await self._record(self._decide(command), actor=SYSTEM_ACTOR)
+            for rung in self._pending_rungs():
+                if rung.fire_at > workflow.now():
+                    break
+                events = self._decide(cases.RaiseEscalation.from_rung(rung))
+                await self._record(events, actor=SYSTEM_ACTOR)
+                if events:
+                    await steps.notify_escalation(self.state.case_number, rung)
+
+    def _decide(self, command: cases.Command) -> list[DomainEvent]:
+        return cases.decide(self._state, command, now=workflow.now(), policy=self._policy)
+
+    def _next_wake_up(self) -> datetime:
+        moments = [rung.fire_at for rung in self._pending_rungs()[:1]]
+        moments += [d.legal_latest + timedelta(seconds=1) for d in self._unbreached()]
+        return min(moments, default=workflow.now() + IDLE_WAKE_UP)
+
+    def _waiting_for(self) -> str:
+        pending = self._pending_rungs()
+        if not pending:
+            return "next step by an operator"
+        rung = pending[0]
+        return f"{rung.rung_name} ({rung.deadline_key})"
+
+    # -- consultations --------------------------------------------------------------------
+
+    async def _start_consultation(self, consultation_id: str, *, decided_by: str) -> None:
+        """Set the answer deadline, record the disclosure, and start the consultation."""
+        async with self._lock:
+            consultation = self.state.consultations[consultation_id]
+            planned = await self._set_deadline(
+                DeadlineKind.CONSULTATION,
+                workflow.now(),
+                agency=consultation.agency,
+                acute=consultation.acute,
+                key=f"consultation:{consultation_id}",
+            )
+            request = cases.consultation_request(self.state, consultation_id)
+            if request.contains_personal_data:
+                disclosure = cases.RecordDisclosure(
+                    consultation_id=consultation_id,
+                    decided_by=decided_by,
+                    harm_assessment="no harm found at request (SoL 26:1 menprövning by the requester)",
+                )
+                await self._record(self._decide(disclosure), actor=decided_by)
+            await workflow.start_child_workflow(
+                ConsultationWorkflow.run,
+                ConsultationInput(
+                    consultation_id=consultation_id,
+                    case_workflow_id=workflow.info().workflow_id,
+                    case_number=self.state.case_number,
+                    agency=consultation.agency,
+                    legal_basis=consultation.legal_basis,
+                    payload=request.payload,
+                    contains_personal_data=request.contains_personal_data,
+                    disclosed_fields=list(request.fields),
+                    deadline=planned.deadline,
+                    schedule=planned.schedule,
+                ),
+                id=consultation_id,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                static_summary=f"Consultation with {consultation.agency.value} for case {self.state.case_number}",
+            )
+
+    async def _cancel_open_consultations(self) -> None:
+        for consultation_id in self.state.open_consultation_ids():
+            handle = workflow.get_external_workflow_handle(consultation_id)
+            try:
+                await handle.cancel()
+            except Exception:  # noqa: BLE001 - a consultation that already ended needs no cancel
+                workflow.logger.info("consultation already ended", extra={"consultation": consultation_id})
+
+    # -- the inbox of signals -------------------------------------------------------------
+
+    async def _process_inbox(self) -> None:
+        async with self._lock:
+            while self._inbox:
+                item = self._inbox.pop(0)
+                events = steps.events_for_signal(self.state, item, now=workflow.now(), policy=self._policy)
+                await self._record(events.events, actor=events.actor)
+                if events.rung is not None:
+                    await steps.notify_escalation(self.state.case_number, events.rung)
+
+    # -- continue-as-new and presentation -------------------------------------------------
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        limit = self._options.history_length_limit
+        if limit is not None and info.get_current_history_length() >= limit:
+            return True
+        return info.is_continue_as_new_suggested()
+
+    def _carry_over(self) -> CaseRunOptions:
+        return CaseRunOptions(
+            carried=CarriedCase(
+                state=self.state,
+                version=self._version,
+                policy=self._policy_or_default(),
+                schedule=self._schedule,
+                timeline=self._timeline,
+                inbox=self._inbox,
+            ),
+            history_length_limit=self._options.history_length_limit,
+        )
+
+    def _publish(self) -> None:
+        """Keep the Web UI's details and the search attributes in step with the state."""
+        state = self.state
+        workflow.set_current_details(current_details(state, now=workflow.now()))
+        updates, self._upserted = search_attribute_updates(state, self._upserted, now=workflow.now())
+        if updates:
+            workflow.upsert_search_attributes(updates)

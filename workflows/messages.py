@@ -1,0 +1,116 @@
+"""The models that travel between the case workflow, its consultations and their callers.
+
+One model per workflow input, signal and result (TEMPORAL-NOTES "Data"). They are plain
+JSON through the pydantic data converter, so the Web UI shows them and operators can type them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cases import (
+    Agency,
+    CaseState,
+    Deadline,
+    LegalBasis,
+    Policy,
+    ScheduledRung,
+)
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TimelineEntry(_Message):
+    """One event of the case as the ``timeline`` query shows it: no personal data."""
+
+    version: int
+    type: str
+    occurred_at: datetime
+    actor: str
+    data: dict[str, Any]
+
+
+class CarriedCase(_Message):
+    """What one run of a case hands to the next when it continues as new."""
+
+    state: CaseState
+    version: int
+    policy: Policy
+    schedule: list[ScheduledRung]
+    timeline: list[TimelineEntry]
+    inbox: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class CaseRunOptions(_Message):
+    """What a continued run carries, and tuning; travels in the memo, not the input.
+
+    The workflow's input stays the ``OpenCase`` an operator types in the Web UI (the SDK
+    decodes typed arguments only when their count matches, so no optional second argument).
+    """
+
+    carried: CarriedCase | None = None
+    history_length_limit: int | None = Field(
+        default=None,
+        ge=50,
+        description="continue as new after this many history events (default: when Temporal suggests)",
+    )
+
+
+class ConsultationInput(_Message):
+    """Start input of a `ConsultationWorkflow`."""
+
+    consultation_id: str
+    case_workflow_id: str
+    case_number: str
+    agency: Agency
+    legal_basis: LegalBasis
+    payload: dict[str, Any]
+    contains_personal_data: bool
+    disclosed_fields: list[str]
+    deadline: Deadline
+    schedule: list[ScheduledRung]
+
+
+class ReportKind(StrEnum):
+    """What a consultation tells its case."""
+
+    DELIVERED = "delivered"
+    DELIVERY_FAILED = "delivery_failed"
+    ACKNOWLEDGED = "acknowledged"
+    ANSWERED = "answered"
+    DECLINED = "declined"
+    ESCALATED = "escalated"
+    EXPIRED = "expired"
+
+
+class ConsultationReport(_Message):
+    """A consultation's signal to its case (``consultation_report``)."""
+
+    consultation_id: str
+    agency: Agency
+    kind: ReportKind
+    at: datetime
+    detail: str = ""
+    rung: ScheduledRung | None = None
+    error_type: str | None = None
+
+
+class ConsultationResult(_Message):
+    """How a consultation ended."""
+
+    consultation_id: str
+    outcome: ReportKind
+
+
+class CaseResult(_Message):
+    """How a case's workflow ended."""
+
+    case_number: str
+    state: str
+    events: int

@@ -1,0 +1,102 @@
+"""How a case explains itself in the Temporal Web UI: current details and search attributes.
+
+Both are built from the folded `CaseState` only, and neither ever holds personal data:
+search attributes are stored unencrypted, and details are read by everyone who can open
+the workflow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from temporalio.common import SearchAttributeUpdate
+
+from cases import CaseState
+from workflows.search_attributes import (
+    AGENCY,
+    CASE_STATE,
+    MUNICIPALITY,
+    NEXT_DEADLINE,
+    OPEN_CONSULTATIONS,
+    OVERDUE_COUNT,
+)
+
+_STATE_WORDS = {
+    "received": "Report of concern received",
+    "protection_assessment": "Protection assessment (skyddsbedömning) under way",
+    "immediate_protection": "Acute: immediate protection decided",
+    "pre_assessment": "Pre-assessment (förhandsbedömning) under way",
+    "investigation": "Investigation (utredning) open",
+    "decided": "Investigation concluded",
+    "follow_up": "Follow-up",
+    "closed": "Closed",
+}
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+def current_details(state: CaseState, *, now: datetime) -> str:
+    """Markdown for the Web UI: where the case stands, what it waits for, by when."""
+    deadline = state.next_deadline()
+    lines = [
+        f"**{_STATE_WORDS.get(state.state.value, state.state.value)}** — case {state.case_number}, "
+        f"{state.municipality}",
+        "",
+        f"**Next:** {state.next_expected_action()}",
+    ]
+    if deadline is not None:
+        lines.append(
+            f"**By:** {_when(deadline.target)} (legal latest {_when(deadline.legal_latest)}, "
+            f"{deadline.kind.value.replace('_', ' ')})"
+        )
+    overdue = state.overdue_count(now)
+    if overdue:
+        lines.append(f"**Overdue deadlines:** {overdue}")
+    open_ids = state.open_consultation_ids()
+    if open_ids:
+        lines.append("")
+        lines.append("**Waiting for consultations:**")
+        for consultation_id in open_ids:
+            consultation = state.consultations[consultation_id]
+            lines.append(
+                f"- {consultation.agency.value}: {consultation.status.value} ({consultation_id})"
+            )
+    return "\n".join(lines)
+
+
+def search_attribute_values(state: CaseState, *, now: datetime) -> dict[str, Any]:
+    """The search attribute values the case should have now, by attribute name."""
+    deadline = state.next_deadline()
+    agencies = sorted({c.agency.value for c in state.consultations.values()})
+    return {
+        CASE_STATE.name: state.state.value,
+        MUNICIPALITY.name: state.municipality,
+        NEXT_DEADLINE.name: deadline.legal_latest if deadline else None,
+        OVERDUE_COUNT.name: state.overdue_count(now),
+        OPEN_CONSULTATIONS.name: len(state.open_consultation_ids()),
+        AGENCY.name: agencies,
+    }
+
+
+def search_attribute_updates(
+    state: CaseState, previous: dict[str, Any], *, now: datetime
+) -> tuple[list[SearchAttributeUpdate[Any]], dict[str, Any]]:
+    """The upserts needed to bring ``previous`` values to the state's, and the new values.
+
+    Only changed attributes are upserted: each upsert is a command in history and costs.
+    """
+    values = search_attribute_values(state, now=now)
+    keys = {
+        key.name: key
+        for key in (CASE_STATE, MUNICIPALITY, NEXT_DEADLINE, OVERDUE_COUNT, OPEN_CONSULTATIONS, AGENCY)
+    }
+    updates: list[SearchAttributeUpdate[Any]] = []
+    for name, value in values.items():
+        if name in previous and previous[name] == value:
+            continue
+        key: Any = keys[name]
+        updates.append(key.value_unset() if value is None else key.value_set(value))
+    return updates, values
