@@ -51,7 +51,7 @@ def test_migrate_applies_then_reports_up_to_date_and_lists_status(
     status = invoke("migrate", "--status")
 
     assert first.exit_code == 0, first.output
-    assert "Applied 0001_events, 0002_projections." in first.output
+    assert "Applied 0001_events, 0002_projections" in first.output
     assert "up to date" in second.output
     assert "0001_events" in status.output
     assert "pending" not in status.output

@@ -1,0 +1,271 @@
+"""`EncryptingEventStore`: personal event fields encrypted with the case's data key.
+
+A wrapper around any `EventStore` (DESIGN §4, §6). On append, every field an event type lists in
+``personal_fields`` is encrypted (AES-256-GCM under the key of scope ``case-<case number>``,
+associated data ``<event id>:<field>``) into a *vault* (table ``event_personal_data``), and the
+event row keeps a **redaction marker** in its place: ``"[redacted]"`` for text, a fixed
+placeholder for a structured value (the subject). On read, the fields are decrypted back.
+
+Why a vault row rather than ciphertext inside ``data``: the inner store validates every stored
+envelope against its event model (`cases.open_envelope`), and a ciphertext is not a valid
+``Subject``; the marker is. So the raw ``events`` table never holds personal data, every
+row still validates and folds, projections work unchanged, and a retried append (same
+envelopes, same markers) is still recognised as a retry.
+
+After crypto-shredding (`samverkan.keys.CaseKeys.shred`) the vault rows no longer decrypt and
+the case reads with its markers: the non-personal audit trail (types, times, actors, deadlines,
+disclosures without content) stays readable.
+
+Write order: the events first, then the vault rows (``ON CONFLICT DO NOTHING``). A crash in
+between leaves the event with its marker; the activity's retry finds the batch recorded and
+writes the missing vault rows, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+import asyncpg
+
+from cases import Envelope, Subject
+from cases.envelope import event_types
+
+from .store import AppendResult, EventStore, RecordedEvent, check_batch
+
+REDACTED = "[redacted]"
+#: The marker of a personal field whose value is a structured model.
+PLACEHOLDERS: dict[type[Any], dict[str, Any]] = {
+    Subject: {
+        "personal_identity_number": "19000101-0000",
+        "name": REDACTED,
+        "birth_date": "1900-01-01",
+    },
+}
+_NONCE = 12
+_SHREDDED = object()
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SealedField:
+    """One personal field of one event, encrypted."""
+
+    event_id: UUID
+    field: str
+    case_id: str
+    key_id: str
+    ciphertext: bytes
+
+
+class PersonalDataVault(Protocol):
+    """Where sealed personal fields live."""
+
+    async def put(self, fields: Sequence[SealedField]) -> None:
+        """Store ``fields``; a field already stored is kept as it is."""
+        ...
+
+    async def get(self, event_ids: Sequence[UUID]) -> list[SealedField]:
+        """Every sealed field of these events."""
+        ...
+
+
+class PostgresPersonalDataVault:
+    """`PersonalDataVault` on table ``event_personal_data`` (migration 0003)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def put(self, fields: Sequence[SealedField]) -> None:
+        """Store ``fields`` unless stored already."""
+        if not fields:
+            return
+        await self._pool.executemany(
+            "INSERT INTO event_personal_data (event_id, field, case_id, key_id, ciphertext) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            [(f.event_id, f.field, f.case_id, f.key_id, f.ciphertext) for f in fields],
+        )
+
+    async def get(self, event_ids: Sequence[UUID]) -> list[SealedField]:
+        """Every sealed field of these events."""
+        if not event_ids:
+            return []
+        rows = await self._pool.fetch(
+            "SELECT event_id, field, case_id, key_id, ciphertext FROM event_personal_data "
+            "WHERE event_id = ANY($1::uuid[])",
+            list(event_ids),
+        )
+        return [
+            SealedField(
+                r["event_id"], r["field"], r["case_id"], r["key_id"], bytes(r["ciphertext"])
+            )
+            for r in rows
+        ]
+
+
+class InMemoryPersonalDataVault:
+    """`PersonalDataVault` in memory, beside `InMemoryEventStore`."""
+
+    def __init__(self) -> None:
+        self._fields: dict[tuple[UUID, str], SealedField] = {}
+
+    async def put(self, fields: Sequence[SealedField]) -> None:
+        """Store ``fields`` unless stored already."""
+        for f in fields:
+            self._fields.setdefault((f.event_id, f.field), f)
+
+    async def get(self, event_ids: Sequence[UUID]) -> list[SealedField]:
+        """Every sealed field of these events."""
+        wanted = set(event_ids)
+        return [f for (eid, _), f in self._fields.items() if eid in wanted]
+
+
+class _Keys(Protocol):
+    """What the store needs of `samverkan.keys.CaseKeys` (eventstore does not import samverkan)."""
+
+    async def for_scope(self, scope: str) -> Any:
+        """The scope's data key (``key_id``, ``aead``)."""
+        ...
+
+    async def by_id(self, key_id: str) -> Any:
+        """The data key ``key_id``; raises when shredded."""
+        ...
+
+
+def _placeholder(event_type: str, field: str) -> Any:
+    cls = event_types()[event_type]
+    annotation = cls.model_fields[field].annotation
+    if isinstance(annotation, type) and annotation in PLACEHOLDERS:
+        return dict(PLACEHOLDERS[annotation])
+    return REDACTED
+
+
+def _personal(envelope: Envelope) -> list[str]:
+    cls = event_types().get(envelope.type)
+    if cls is None:
+        return []
+    return sorted(f for f in cls.personal_fields if f in envelope.data)
+
+
+class EncryptingEventStore:
+    """An `EventStore` that keeps personal fields only as ciphertext (module docstring)."""
+
+    def __init__(
+        self,
+        inner: EventStore,
+        *,
+        keys: _Keys,
+        vault: PersonalDataVault,
+        scope_of_case: Callable[[str], str] | None = None,
+    ) -> None:
+        """Args:
+        inner: the store that keeps the (redacted) rows.
+        keys: data keys, `samverkan.keys.CaseKeys`.
+        vault: where the sealed fields go.
+        scope_of_case: ``case_id -> key scope``; default ``case-<case_id>``.
+        """
+        self._inner = inner
+        self._keys = keys
+        self._vault = vault
+        self._scope = scope_of_case or (lambda case_id: f"case-{case_id}")
+
+    @property
+    def inner(self) -> EventStore:
+        """The wrapped store."""
+        return self._inner
+
+    async def append(
+        self, case_id: str, expected_version: int, envelopes: Sequence[Envelope]
+    ) -> AppendResult:
+        """Validate the plain batch, store it redacted, then its sealed personal fields."""
+        check_batch(case_id, expected_version, envelopes)
+        redacted: list[Envelope] = []
+        sealed: list[SealedField] = []
+        key = None
+        for envelope in envelopes:
+            fields = _personal(envelope)
+            if not fields:
+                redacted.append(envelope)
+                continue
+            if key is None:
+                key = await self._keys.for_scope(self._scope(case_id))
+            data = dict(envelope.data)
+            for field in fields:
+                nonce = secrets.token_bytes(_NONCE)
+                plain = json.dumps(data[field], separators=(",", ":")).encode()
+                aad = f"{envelope.event_id}:{field}".encode()
+                sealed.append(
+                    SealedField(
+                        envelope.event_id,
+                        field,
+                        case_id,
+                        key.key_id,
+                        nonce + key.aead.encrypt(nonce, plain, aad),
+                    )
+                )
+                data[field] = _placeholder(envelope.type, field)
+            redacted.append(envelope.model_copy(update={"data": data}))
+        result = await self._inner.append(case_id, expected_version, redacted)
+        await self._vault.put(sealed)
+        return result
+
+    async def _open(self, envelopes: list[Envelope]) -> list[Envelope]:
+        sealed = await self._vault.get([e.event_id for e in envelopes if _personal(e)])
+        if not sealed:
+            return envelopes
+        by_event: dict[UUID, list[SealedField]] = {}
+        for f in sealed:
+            by_event.setdefault(f.event_id, []).append(f)
+        opened: list[Envelope] = []
+        for envelope in envelopes:
+            fields = by_event.get(envelope.event_id)
+            if not fields:
+                opened.append(envelope)
+                continue
+            data = dict(envelope.data)
+            for f in fields:
+                value = await self._decrypt(f)
+                if value is not _SHREDDED:
+                    data[f.field] = value
+            opened.append(envelope.model_copy(update={"data": data}))
+        return opened
+
+    async def _decrypt(self, sealed: SealedField) -> Any:
+        """The field's value, or `_SHREDDED` when its key is gone (the marker then stays)."""
+        try:
+            key = await self._keys.by_id(sealed.key_id)
+        except Exception:  # shredded or unknown key: exactly what crypto-shredding is for
+            return _SHREDDED
+        aad = f"{sealed.event_id}:{sealed.field}".encode()
+        try:
+            plain = key.aead.decrypt(sealed.ciphertext[:_NONCE], sealed.ciphertext[_NONCE:], aad)
+        except Exception:  # tampered with: keep the marker, never show a wrong value
+            _log.warning("personal field does not decrypt", extra={"key_id": sealed.key_id})
+            return _SHREDDED
+        return json.loads(plain)
+
+    async def read_case(self, case_id: str, *, after_version: int = 0) -> list[Envelope]:
+        """The case's envelopes with personal fields decrypted (markers once shredded)."""
+        return await self._open(await self._inner.read_case(case_id, after_version=after_version))
+
+    async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        """Events in global order, with personal fields decrypted (markers once shredded)."""
+        recorded = await self._inner.read_all(after_position, limit)
+        opened = await self._open([r.envelope for r in recorded])
+        return [
+            RecordedEvent(position=r.position, envelope=e, recorded_at=r.recorded_at)
+            for r, e in zip(recorded, opened, strict=True)
+        ]
+
+    async def last_position(self) -> int:
+        """The global position of the last recorded event."""
+        return await self._inner.last_position()
+
+    async def case_version(self, case_id: str) -> int:
+        """The case's last version."""
+        return await self._inner.case_version(case_id)

@@ -1,0 +1,339 @@
+"""The gateway's ASGI app: the agency API under /v1, the codec endpoints, /healthz.
+
+Every /v1 call runs the same steps (`_AgencyCall`): authenticate (API key, or the identity a
+trusted mTLS proxy puts in a header), rate-limit per agency, read the body up to the limit,
+validate it, check the consultation is the caller's (404 otherwise, the same as unknown),
+replay the first result of a known ``Idempotency-Key``, act (update or signal), remember the
+result, and write one audit row. Responses and audit rows never carry request text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import structlog
+from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from cases import (
+    AcknowledgeConsultation,
+    AddInformation,
+    Agency,
+    AnswerConsultation,
+    DeclineConsultation,
+)
+from gateway.codec_routes import codec_routes
+from gateway.config import GatewaySettings
+from gateway.consultations import ConsultationNotFound, Consultations, Refused
+from gateway.credentials import AgencyCredentials
+from gateway.models import (
+    AcknowledgeBody,
+    AnswerBody,
+    DeclineBody,
+    InformationBody,
+)
+from gateway.openapi import openapi_document
+from gateway.ratelimit import RateLimiter
+from gateway.records import AuditEntry, GatewayRecords, IdempotentResult
+from samverkan.codec import EncryptionCodec
+
+log = structlog.get_logger("samverkan.gateway")
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayDeps:
+    """What the app needs; `gateway.server` builds the real ones, tests may build their own."""
+
+    consultations: Consultations
+    credentials: AgencyCredentials
+    records: GatewayRecords
+    settings: GatewaySettings
+    codec: EncryptionCodec | None = None
+
+
+class _Stop(Exception):
+    """End the call with this status, error word and outcome label."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        *,
+        code: str | None = None,
+        fields: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(error)
+        self.status, self.error, self.code = status, error, code
+        self.fields, self.headers = fields, headers or {}
+
+
+def _fields(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {
+            "field": ".".join(str(p) for p in err["loc"]) or "<body>",
+            "problem": err["msg"],
+            "type": err["type"],
+        }
+        for err in exc.errors(include_input=False, include_url=False)
+    ]
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _as(body: BaseModel, model: type[_M]) -> _M:
+    if not isinstance(body, model):  # the routes below pair each handler with its model
+        raise TypeError(f"expected {model.__name__}")
+    return body
+
+
+Handler = Callable[[Request, Agency, "_AgencyCall"], Awaitable[tuple[int, dict[str, Any]]]]
+
+
+class _AgencyCall:
+    """Per-call context: request id, consultation id and outcome for the audit row."""
+
+    def __init__(self, deps: GatewayDeps, limiter: RateLimiter) -> None:
+        self.deps = deps
+        self.limiter = limiter
+        self.request_id = uuid.uuid4().hex
+        self.outcome = "ok"
+
+    async def authenticate(self, request: Request) -> Agency:
+        header = self.deps.settings.samverkan_gateway_identity_header
+        if header:
+            named = request.headers.get(header)
+            if named:
+                try:
+                    return Agency(named)
+                except ValueError:
+                    raise _Stop(401, "unauthenticated") from None
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        agency = (
+            await self.deps.credentials.authenticate(key.strip())
+            if scheme.lower() == "bearer"
+            else None
+        )
+        if agency is None:
+            raise _Stop(401, "unauthenticated", headers={"WWW-Authenticate": "Bearer"})
+        return agency
+
+    async def body(self, request: Request, model: type[BaseModel]) -> BaseModel:
+        limit = self.deps.settings.samverkan_gateway_max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            raise _Stop(413, "too_large")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _Stop(413, "too_large")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            raise _Stop(400, "client_disconnected") from None
+        raw = b"".join(chunks)
+        if not raw.strip():
+            raw = b"{}"
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise _Stop(
+                422,
+                "invalid_body",
+                fields=[{"field": "<body>", "problem": "not valid JSON", "type": "json_invalid"}],
+            ) from None
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise _Stop(422, "invalid_body", fields=_fields(exc)) from None
+
+
+def create_app(deps: GatewayDeps) -> Starlette:
+    """The gateway's ASGI application."""
+    settings = deps.settings
+    limiter = RateLimiter(
+        per_minute=settings.samverkan_gateway_rate_per_minute,
+        burst=settings.samverkan_gateway_burst,
+    )
+    document = openapi_document()
+
+    def agency_route(path: str, method: str, route_name: str, handler: Handler) -> Route:
+        async def endpoint(request: Request) -> Response:
+            call = _AgencyCall(deps, limiter)
+            consultation_id: str | None = request.path_params.get("consultation_id")
+            agency: Agency | None = None
+            headers: dict[str, str] = {"X-Request-Id": call.request_id}
+            try:
+                agency = await call.authenticate(request)
+                wait = limiter.take(agency.value)
+                if wait > 0:
+                    raise _Stop(429, "rate_limited", headers={"Retry-After": str(int(wait) + 1)})
+                status, body = await handler(request, agency, call)
+            except _Stop as stop:
+                status = stop.status
+                call.outcome = stop.code or stop.error
+                headers.update(stop.headers)
+                body = {"error": stop.error, "request_id": call.request_id}
+                if stop.code:
+                    body["code"] = stop.code
+                if stop.fields is not None:
+                    body["fields"] = stop.fields
+            except Exception as exc:  # Temporal or PostgreSQL unavailable: no details out
+                status, call.outcome = 503, "unavailable"
+                body = {"error": "unavailable", "request_id": call.request_id}
+                log.warning("gateway.unavailable", error_type=type(exc).__name__, route=route_name)
+            entry = AuditEntry(
+                agency=agency.value if agency else None,
+                method=method,
+                route=route_name,
+                consultation_id=consultation_id if status != 401 else None,
+                status=status,
+                outcome=call.outcome,
+                request_id=call.request_id,
+            )
+            try:
+                await deps.records.audit(entry)
+            except Exception as exc:  # an unaudited call must not succeed silently
+                log.error("gateway.audit_failed", error_type=type(exc).__name__)
+                status, body = 503, {"error": "unavailable", "request_id": call.request_id}
+            log.info(
+                "gateway.call",
+                agency=entry.agency,
+                route=route_name,
+                consultation_id=entry.consultation_id,
+                status=status,
+                outcome=call.outcome,
+                request_id=call.request_id,
+            )
+            return JSONResponse(body, status_code=status, headers=headers)
+
+        return Route(path, endpoint, methods=[method], name=route_name)
+
+    def action(
+        route_name: str,
+        body_model: type[BaseModel],
+        act: Callable[[str, Agency, BaseModel, str], Awaitable[tuple[int, str]]],
+    ) -> Handler:
+        async def handler(
+            request: Request, agency: Agency, call: _AgencyCall
+        ) -> tuple[int, dict[str, Any]]:
+            consultation_id: str = request.path_params["consultation_id"]
+            key = request.headers.get("idempotency-key")
+            if key is not None and not _IDEMPOTENCY_KEY.match(key):
+                raise _Stop(
+                    422,
+                    "invalid_header",
+                    fields=[
+                        {
+                            "field": "Idempotency-Key",
+                            "problem": "1 to 200 visible ASCII characters",
+                            "type": "header_invalid",
+                        }
+                    ],
+                )
+            body = await call.body(request, body_model)
+            if key is not None:
+                first = await deps.records.first_result(agency.value, key)
+                if first is not None:
+                    if first.route != route_name or first.consultation_id != consultation_id:
+                        raise _Stop(422, "idempotency_key_reused")
+                    call.outcome = "idempotent_replay"
+                    return first.status, first.body
+            try:
+                await deps.consultations.check_owner(consultation_id, agency)
+                update_id = f"gw-{agency.value}-{key}" if key else f"gw-{uuid.uuid4().hex}"
+                status, result = await act(consultation_id, agency, body, update_id)
+            except ConsultationNotFound:
+                raise _Stop(404, "not_found") from None
+            except Refused as refused:
+                if not refused.conflict:
+                    raise _Stop(422, "refused", code=refused.code) from None
+                status, call.outcome = 409, refused.code
+                response: dict[str, Any] = {
+                    "error": "conflict",
+                    "code": refused.code,
+                    "request_id": call.request_id,
+                }
+            else:
+                response = {"consultation_id": consultation_id, "result": result}
+            if key is not None:
+                kept = await deps.records.remember(
+                    agency.value,
+                    key,
+                    IdempotentResult(route_name, consultation_id, status, response),
+                )
+                return kept.status, kept.body
+            return status, response
+
+        return handler
+
+    async def acknowledge(cid: str, agency: Agency, _: BaseModel, uid: str) -> tuple[int, str]:
+        command = AcknowledgeConsultation(agency=agency, consultation_id=cid)
+        return 200, await deps.consultations.update(cid, "acknowledge", command, update_id=uid)
+
+    async def answer(cid: str, agency: Agency, body: BaseModel, uid: str) -> tuple[int, str]:
+        body = _as(body, AnswerBody)
+        command = AnswerConsultation(agency=agency, answer=body.answer, consultation_id=cid)
+        return 200, await deps.consultations.update(cid, "answer", command, update_id=uid)
+
+    async def decline(cid: str, agency: Agency, body: BaseModel, uid: str) -> tuple[int, str]:
+        body = _as(body, DeclineBody)
+        command = DeclineConsultation(agency=agency, reason=body.reason, consultation_id=cid)
+        return 200, await deps.consultations.update(cid, "decline", command, update_id=uid)
+
+    async def information(cid: str, agency: Agency, body: BaseModel, _: str) -> tuple[int, str]:
+        body = _as(body, InformationBody)
+        notice = AddInformation(source=f"agency:{agency.value}", information=body.information)
+        await deps.consultations.signal_case(cid, "add_information", notice)
+        return 202, "accepted"
+
+    async def list_open(
+        request: Request, agency: Agency, call: _AgencyCall
+    ) -> tuple[int, dict[str, Any]]:
+        return 200, {
+            "agency": agency.value,
+            "consultations": await deps.consultations.open_for(agency),
+        }
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
+
+    base = "/v1/consultations/{consultation_id}"
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/v1/openapi.json", openapi, methods=["GET"]),
+        agency_route("/v1/consultations", "GET", "list", list_open),
+        agency_route(
+            f"{base}/acknowledge",
+            "POST",
+            "acknowledge",
+            action("acknowledge", AcknowledgeBody, acknowledge),
+        ),
+        agency_route(f"{base}/answer", "POST", "answer", action("answer", AnswerBody, answer)),
+        agency_route(f"{base}/decline", "POST", "decline", action("decline", DeclineBody, decline)),
+        agency_route(
+            f"{base}/information",
+            "POST",
+            "information",
+            action("information", InformationBody, information),
+        ),
+    ]
+    if deps.codec is not None:
+        routes.extend(codec_routes(deps.codec, settings))
+    return Starlette(routes=routes)

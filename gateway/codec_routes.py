@@ -1,0 +1,103 @@
+"""Temporal's remote codec protocol for the Web UI and the ``temporal`` CLI.
+
+``POST /codec/encode`` and ``POST /codec/decode`` take and return ``{"payloads": [...]}`` in
+protobuf JSON (metadata values and data base64). The ``X-Namespace`` header must name a
+namespace this endpoint serves; with ``SAMVERKAN_CODEC_TOKEN`` set, ``Authorization: Bearer
+<token>`` is required. CORS answers the Web UI's preflight (OPTIONS) on both routes.
+
+A payload whose case key was shredded decodes to a JSON marker saying so; one that cannot be
+decrypted for another reason is returned unchanged (still ciphertext), so one bad payload never
+hides a whole history.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from temporalio.api.common.v1 import Payload, Payloads
+
+from gateway.config import GatewaySettings
+from samverkan.codec import EncryptionCodec, PayloadDecryptionError, PayloadKeyShredded
+from samverkan.keys import KeyError_
+
+SHREDDED_MARKER = {"redacted": "personal data destroyed: the case key was shredded"}
+_ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
+
+
+def _cors(request: Request, settings: GatewaySettings) -> dict[str, str]:
+    origin = request.headers.get("origin")
+    if origin is None or origin not in settings.codec_origins():
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": "POST, OPTIONS",
+        "Access-Control-Allow-Headers": _ALLOWED_HEADERS,
+        "Access-Control-Allow-Credentials": "true",
+        "Access-Control-Max-Age": "600",
+        "Vary": "Origin",
+    }
+
+
+def codec_routes(codec: EncryptionCodec, settings: GatewaySettings) -> list[Route]:
+    """The two codec routes, served with ``codec``'s keys."""
+
+    async def handle(request: Request) -> Response:
+        cors = _cors(request, settings)
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=cors)
+        token = settings.samverkan_codec_token
+        if token:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return JSONResponse(
+                    {"error": "unauthenticated"},
+                    status_code=401,
+                    headers={**cors, "WWW-Authenticate": "Bearer"},
+                )
+        namespace = request.headers.get("x-namespace", "")
+        if namespace not in settings.codec_namespaces():
+            return JSONResponse({"error": "unknown_namespace"}, status_code=403, headers=cors)
+        body = await request.body()
+        if len(body) > 8 * 1024 * 1024:
+            return JSONResponse({"error": "too_large"}, status_code=413, headers=cors)
+        try:
+            payloads = json_format.Parse(body or b"{}", Payloads())
+        except (json_format.ParseError, DecodeError, UnicodeDecodeError):
+            return JSONResponse(
+                {"error": "invalid", "detail": 'expected {"payloads": [...]}'},
+                status_code=400,
+                headers=cors,
+            )
+        scoped = EncryptionCodec(keys=codec.keys, namespace=namespace)
+        if request.url.path.endswith("/encode"):
+            out = await scoped.encode(list(payloads.payloads))
+        else:
+            out = [await _decode_one(scoped, p) for p in payloads.payloads]
+        return Response(
+            json_format.MessageToJson(Payloads(payloads=out)),
+            media_type="application/json",
+            headers=cors,
+        )
+
+    return [
+        Route("/codec/encode", handle, methods=["POST", "OPTIONS"]),
+        Route("/codec/decode", handle, methods=["POST", "OPTIONS"]),
+    ]
+
+
+async def _decode_one(codec: EncryptionCodec, payload: Payload) -> Payload:
+    try:
+        [decoded] = await codec.decode([payload])
+    except PayloadKeyShredded:
+        return Payload(
+            metadata={"encoding": b"json/plain"}, data=json.dumps(SHREDDED_MARKER).encode()
+        )
+    except (PayloadDecryptionError, KeyError_):
+        return payload
+    return decoded

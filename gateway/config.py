@@ -1,0 +1,40 @@
+"""The gateway's settings, read from environment variables (each listed in docs/security.md)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GatewaySettings(BaseSettings):
+    """Gateway and codec-endpoint configuration. Field ``x`` is environment variable ``X``."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    samverkan_gateway_host: str = "127.0.0.1"
+    samverkan_gateway_port: int = 8250
+    temporal_namespace: str = "default"
+    #: Largest request body accepted, in bytes (413 beyond).
+    samverkan_gateway_max_body_bytes: int = 64 * 1024
+    #: Sustained calls per minute per agency, and the burst allowed on top (429 beyond).
+    samverkan_gateway_rate_per_minute: float = 120.0
+    samverkan_gateway_burst: int = 30
+    #: Deployment option (mTLS at a proxy): the header in which a trusted TLS-terminating proxy
+    #: puts the verified client certificate's agency name. Unset: API keys only.
+    samverkan_gateway_identity_header: str | None = None
+    #: Bearer token operators' tools send to /codec/*; unset means no auth (dev only).
+    samverkan_codec_token: str | None = None
+    #: Origins allowed to call /codec/* from a browser (the Web UI), comma-separated.
+    samverkan_codec_cors_origins: str = "http://localhost:8233,http://127.0.0.1:8233"
+    #: Namespaces the codec endpoint serves, comma-separated; empty means temporal_namespace.
+    samverkan_codec_namespaces: str = ""
+
+    def codec_origins(self) -> frozenset[str]:
+        """The allowed browser origins of the codec endpoint."""
+        return frozenset(
+            o.strip() for o in self.samverkan_codec_cors_origins.split(",") if o.strip()
+        )
+
+    def codec_namespaces(self) -> frozenset[str]:
+        """The namespaces the codec endpoint serves."""
+        listed = {n.strip() for n in self.samverkan_codec_namespaces.split(",") if n.strip()}
+        return frozenset(listed or {self.temporal_namespace})

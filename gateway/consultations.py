@@ -1,0 +1,138 @@
+"""What the gateway asks of Temporal and of the read model, behind one small class.
+
+Ownership is checked by the consultation workflow's ``status`` query (the workflow is the
+truth; the ``open_consultations`` projection may lag and forgets ended consultations, which
+would turn a second answer's 409 into a 404). Acknowledge, answer and decline are the
+workflow's validated updates; new information is the case workflow's ``add_information``
+signal.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from cases import Agency
+
+CONSULTATION_ID = re.compile(r"^case-([A-Za-z0-9][A-Za-z0-9-]{0,39}):consultation-(\d{1,6})$")
+
+
+class ConsultationNotFound(Exception):
+    """No such consultation for this agency (unknown, or another agency's: never told apart)."""
+
+
+class Refused(Exception):
+    """The workflow's validator refused the update; ``code`` like ``already_answered``."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+    @property
+    def conflict(self) -> bool:
+        """A state conflict (409) rather than invalid input (422)."""
+        return self.code.startswith("already_")
+
+
+def case_workflow_id(consultation_id: str) -> str:
+    """The case workflow id of a consultation id (``case-<n>``)."""
+    match = CONSULTATION_ID.match(consultation_id)
+    if match is None:
+        raise ConsultationNotFound
+    return f"case-{match[1]}"
+
+
+class Consultations:
+    """Agency-scoped access to consultations through Temporal and the projection."""
+
+    def __init__(self, *, client: Client, pool: asyncpg.Pool) -> None:
+        self._client = client
+        self._pool = pool
+
+    async def check_owner(self, consultation_id: str, agency: Agency) -> None:
+        """Raise `ConsultationNotFound` unless the consultation exists and is ``agency``'s."""
+        case_workflow_id(consultation_id)
+        handle = self._client.get_workflow_handle(consultation_id)
+        try:
+            status = await handle.query("status", result_type=dict)
+        except RPCError as exc:
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                raise ConsultationNotFound from None
+            raise
+        if not isinstance(status, dict) or status.get("agency") != agency.value:
+            raise ConsultationNotFound
+
+    async def update(
+        self, consultation_id: str, name: str, command: BaseModel, *, update_id: str
+    ) -> str:
+        """Run update ``name`` with ``command``; the update's result.
+
+        Raises:
+            Refused: the validator rejected it. ConsultationNotFound: no such workflow.
+        """
+        handle = self._client.get_workflow_handle(consultation_id)
+        try:
+            result = await handle.execute_update(name, command, id=update_id, result_type=str)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.type == "Rejected":
+                code = str(cause.message).split(":", 1)[0].strip() or "rejected"
+                if code == "wrong_agency":
+                    raise ConsultationNotFound from None
+                raise Refused(code) from None
+            raise
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                # A consultation that has ended refuses updates at the server, not its validator.
+                raise await self._ended(consultation_id) from None
+            raise
+        return str(result)
+
+    async def _ended(self, consultation_id: str) -> Exception:
+        try:
+            status = await self._client.get_workflow_handle(consultation_id).query(
+                "status", result_type=dict
+            )
+        except RPCError:
+            return ConsultationNotFound()
+        outcome = status.get("outcome") if isinstance(status, dict) else None
+        return Refused(f"already_{outcome}") if outcome else ConsultationNotFound()
+
+    async def signal_case(self, consultation_id: str, name: str, payload: BaseModel) -> None:
+        """Send signal ``name`` to the case the consultation belongs to."""
+        handle = self._client.get_workflow_handle(case_workflow_id(consultation_id))
+        try:
+            await handle.signal(name, payload)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise ConsultationNotFound from None
+            raise
+
+    async def open_for(self, agency: Agency) -> list[dict[str, Any]]:
+        """The agency's open consultations from the projection: ids, status, basis, dates."""
+        rows = await self._pool.fetch(
+            "SELECT consultation_id, status, legal_basis, acute, requested_at, acknowledged_at, "
+            "due FROM open_consultations WHERE agency = $1 ORDER BY due NULLS LAST, "
+            "consultation_id",
+            agency.value,
+        )
+        return [
+            {
+                "consultation_id": r["consultation_id"],
+                "status": r["status"],
+                "legal_basis": r["legal_basis"],
+                "acute": r["acute"],
+                "requested_at": r["requested_at"].isoformat(),
+                "acknowledged_at": r["acknowledged_at"].isoformat()
+                if r["acknowledged_at"]
+                else None,
+                "due": r["due"].isoformat() if r["due"] else None,
+            }
+            for r in rows
+        ]

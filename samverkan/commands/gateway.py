@@ -1,0 +1,181 @@
+"""``samverkan gateway``, ``samverkan agency add|revoke|list`` and ``samverkan keys …``.
+
+- ``gateway`` serves the agency API and the codec endpoints (DESIGN §5, §6);
+- ``agency add NAME`` prints a new API key **once** (only its hash is stored); ``agency
+  revoke NAME`` revokes every key of the agency; ``agency list`` shows prefixes and dates;
+- ``keys shred CASE_NUMBER`` destroys the case's data key (crypto-shredding: its Temporal
+  payloads and personal event fields become unreadable, the audit trail stays);
+  ``keys rotate`` re-wraps every data key with the active master key; ``keys new-master
+  KID`` prints a new ``SAMVERKAN_MASTER_KEYS`` entry.
+
+Database from ``DATABASE_URL``, master keys from ``SAMVERKAN_MASTER_KEYS``. Operator errors
+end in one sentence on stderr and exit code 2; no key material or DSN is ever printed except
+the new agency key (once) and a new master-key entry (asked for).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import asyncpg
+import typer
+
+from cases import Agency
+from samverkan.keys import CaseKeys, KeyError_, MasterKeys, PostgresDataKeyStore, case_scope
+
+T = TypeVar("T")
+FAILED = 2
+
+
+def _fail(sentence: str) -> typer.Exit:
+    typer.echo(sentence, err=True)
+    return typer.Exit(FAILED)
+
+
+def _database_url() -> str:
+    from samverkan.settings import get_settings
+
+    url = get_settings().database_url
+    if not url:
+        raise _fail("DATABASE_URL is not set: point it at the event store's PostgreSQL.")
+    return url
+
+
+def _master_keys() -> MasterKeys:
+    try:
+        return MasterKeys.from_env()
+    except KeyError_ as exc:
+        raise _fail(f"{exc}.") from None
+
+
+def _with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+    async def run() -> T:
+        pool = await asyncpg.create_pool(_database_url(), min_size=1, max_size=4)
+        try:
+            return await work(pool)
+        finally:
+            await pool.close()
+
+    try:
+        return asyncio.run(run())
+    except typer.Exit:
+        raise
+    except KeyError_ as exc:
+        raise _fail(f"{exc}.") from None
+    except asyncpg.UndefinedTableError:
+        raise _fail("The tables are missing: run `samverkan migrate` first.") from None
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise _fail(f"Cannot use the database ({type(exc).__name__}).") from None
+
+
+def _agency(name: str) -> Agency:
+    try:
+        return Agency(name)
+    except ValueError:
+        known = ", ".join(a.value for a in Agency)
+        raise _fail(f"Unknown agency {name!r}; known: {known}.") from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``gateway``, ``agency`` and ``keys`` to the ``samverkan`` app."""
+    agency_app = typer.Typer(help="Agency API keys for the gateway.", no_args_is_help=True)
+    keys_app = typer.Typer(
+        help="Data keys: shredding and master-key rotation.", no_args_is_help=True
+    )
+    app.add_typer(agency_app, name="agency")
+    app.add_typer(keys_app, name="keys")
+
+    @app.command("gateway")
+    def gateway_command(
+        port: Annotated[
+            int | None, typer.Option(help="Port (default SAMVERKAN_GATEWAY_PORT).")
+        ] = None,
+    ) -> None:
+        """Serve the agency API (/v1) and the codec endpoints (/codec) until Ctrl-C."""
+        from gateway import GatewaySettings, serve
+        from samverkan.settings import get_settings
+        from samverkan.temporal_client import connect
+
+        master = _master_keys()
+        settings = GatewaySettings()
+        if port is not None:
+            settings = settings.model_copy(update={"samverkan_gateway_port": port})
+
+        async def run(pool: asyncpg.Pool) -> None:
+            client = await connect(get_settings())
+            await serve(client=client, pool=pool, master_keys=master, settings=settings)
+
+        with contextlib.suppress(KeyboardInterrupt):
+            _with_pool(run)
+
+    @agency_app.command("add")
+    def agency_add(name: Annotated[str, typer.Argument(help="Agency, e.g. police.")]) -> None:
+        """Create an API key for NAME and print it once (store it in the agency's system)."""
+        from gateway.credentials import AgencyCredentials
+
+        agency = _agency(name)
+        key = _with_pool(lambda pool: AgencyCredentials(pool).issue(agency))
+        typer.echo(key)
+        typer.echo("This key is shown once; only its hash is stored.", err=True)
+
+    @agency_app.command("revoke")
+    def agency_revoke(name: Annotated[str, typer.Argument(help="Agency, e.g. police.")]) -> None:
+        """Revoke every live API key of NAME at once."""
+        from gateway.credentials import AgencyCredentials
+
+        agency = _agency(name)
+        count = _with_pool(lambda pool: AgencyCredentials(pool).revoke(agency))
+        typer.echo(f"Revoked {count} key(s) of {agency.value}.")
+
+    @agency_app.command("list")
+    def agency_list() -> None:
+        """List API keys by agency: prefix, created, revoked."""
+        from gateway.credentials import AgencyCredentials
+
+        for info in _with_pool(lambda pool: AgencyCredentials(pool).list()):
+            revoked = info.revoked_at.isoformat() if info.revoked_at else "live"
+            typer.echo(
+                f"{info.agency}\t{info.key_prefix}…\t{info.created_at.isoformat()}\t{revoked}"
+            )
+
+    @keys_app.command("shred")
+    def keys_shred(
+        case_number: Annotated[str, typer.Argument(help="The case number (not the workflow id).")],
+        yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    ) -> None:
+        """Destroy the case's data key: its personal data becomes unreadable for good."""
+        if not yes:
+            typer.confirm(f"Destroy the data key of case {case_number} for good?", abort=True)
+        master = _master_keys()
+
+        async def shred(pool: asyncpg.Pool) -> str:
+            keys = CaseKeys(master_keys=master, store=PostgresDataKeyStore(pool))
+            stored = await keys.shred(case_scope(case_number))
+            return stored.key_id if stored else "-"
+
+        key_id = _with_pool(shred)
+        typer.echo(f"Shredded data key {key_id} of case {case_number}.")
+
+    @keys_app.command("rotate")
+    def keys_rotate() -> None:
+        """Re-wrap every data key with the active (first) master key of SAMVERKAN_MASTER_KEYS."""
+        master = _master_keys()
+        count = _with_pool(
+            lambda pool: CaseKeys(
+                master_keys=master, store=PostgresDataKeyStore(pool)
+            ).rotate_master()
+        )
+        typer.echo(f"Re-wrapped {count} data key(s) with master key {master.active_id}.")
+
+    @keys_app.command("new-master")
+    def keys_new_master(
+        kid: Annotated[str, typer.Argument(help="Id of the new master key.")],
+    ) -> None:
+        """Print a new master-key entry to put first in SAMVERKAN_MASTER_KEYS."""
+        try:
+            typer.echo(MasterKeys.generate_entry(kid))
+        except KeyError_ as exc:
+            raise _fail(f"{exc}.") from None

@@ -1,0 +1,446 @@
+"""Key management for payload and event encryption: master keys, per-case data keys, shredding.
+
+Two layers (envelope encryption):
+
+- **Master keys** come from the environment, never from the database:
+  ``SAMVERKAN_MASTER_KEYS="kid1:<base64 32 bytes>,kid0:<base64 32 bytes>"``. The first is
+  *active* (wraps new data keys and re-wraps on rotation); the others still unwrap.
+- **Data keys** are AES-256 keys, one per *scope*: ``case-<case number>`` for a case (its
+  workflow, its consultations, its event-store rows) and ``namespace:<name>`` for payloads that
+  belong to no case. They are stored in PostgreSQL (table ``data_keys``) only wrapped
+  (AES-256-GCM under a master key, the key id as associated data).
+
+Crypto-shredding (`CaseKeys.shred`) deletes the wrapped key and keeps the row as a tombstone:
+every ciphertext under that key becomes unreadable for good, and a scope that was shredded never
+gets a new key. Unwrapped keys are cached per process for ``cache_ttl`` seconds, so another
+process may keep decrypting a shredded case for at most that long (the shredding process
+forgets at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import os
+import re
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import asyncpg
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+MASTER_KEYS_ENV = "SAMVERKAN_MASTER_KEYS"
+NONCE_BYTES = 12
+KEY_BYTES = 32
+_CASE_WORKFLOW_ID = re.compile(r"^case-([A-Za-z0-9._-]{1,64})(?::consultation-\d+)?$")
+_KID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class KeyError_(Exception):
+    """Base of key-management errors. Messages name key ids and scopes, never key material."""
+
+
+class MasterKeyConfigError(KeyError_):
+    """``SAMVERKAN_MASTER_KEYS`` is missing or malformed."""
+
+
+class UnknownKey(KeyError_):
+    """No data key with this id exists (or its master key is not configured)."""
+
+
+class KeyShredded(KeyError_):
+    """The data key was destroyed (crypto-shredding): what it encrypted can never be read."""
+
+    def __init__(self, key_id: str, scope: str, shredded_at: datetime | None) -> None:
+        when = f" at {shredded_at.isoformat()}" if shredded_at else ""
+        super().__init__(
+            f"data key {key_id} of {scope} was shredded{when}: its ciphertexts cannot be decrypted"
+        )
+        self.key_id = key_id
+        self.scope = scope
+
+
+def case_scope(case_number: str) -> str:
+    """The key scope of a case: the case's workflow id, ``case-<case number>``."""
+    return f"case-{case_number}"
+
+
+def namespace_scope(namespace: str) -> str:
+    """The key scope of payloads that belong to no case."""
+    return f"namespace:{namespace}"
+
+
+def scope_for_workflow_id(workflow_id: str | None) -> str | None:
+    """The case scope of a case or consultation workflow id; ``None`` for any other id."""
+    if not workflow_id:
+        return None
+    match = _CASE_WORKFLOW_ID.match(workflow_id)
+    return case_scope(match[1]) if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class MasterKeys:
+    """The configured master keys; ``active_id`` wraps, every key unwraps."""
+
+    active_id: str
+    keys: Mapping[str, bytes]
+
+    @classmethod
+    def parse(cls, text: str) -> MasterKeys:
+        """Parse ``"kid:base64key,kid:base64key"`` (first active); errors never echo key text."""
+        keys: dict[str, bytes] = {}
+        order: list[str] = []
+        for number, item in enumerate(p.strip() for p in text.split(",")):
+            if not item:
+                continue
+            kid, sep, encoded = item.partition(":")
+            if not sep or not _KID.match(kid):
+                raise MasterKeyConfigError(
+                    f"{MASTER_KEYS_ENV} entry {number + 1}: expected kid:base64key "
+                    "(kid of letters, digits, . _ -)"
+                )
+            try:
+                raw = base64.b64decode(encoded, validate=True)
+            except (binascii.Error, ValueError):
+                raise MasterKeyConfigError(
+                    f"{MASTER_KEYS_ENV} key {kid}: not valid base64"
+                ) from None
+            if len(raw) != KEY_BYTES:
+                raise MasterKeyConfigError(f"{MASTER_KEYS_ENV} key {kid}: must be 32 bytes")
+            if kid in keys:
+                raise MasterKeyConfigError(f"{MASTER_KEYS_ENV}: key id {kid} appears twice")
+            keys[kid] = raw
+            order.append(kid)
+        if not order:
+            raise MasterKeyConfigError(f"{MASTER_KEYS_ENV} holds no key")
+        return cls(active_id=order[0], keys=keys)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> MasterKeys:
+        """The master keys from ``SAMVERKAN_MASTER_KEYS``."""
+        value = (environ if environ is not None else os.environ).get(MASTER_KEYS_ENV)
+        if not value:
+            raise MasterKeyConfigError(f"{MASTER_KEYS_ENV} is not set")
+        return cls.parse(value)
+
+    @staticmethod
+    def generate_entry(kid: str) -> str:
+        """A new ``kid:base64key`` entry for ``SAMVERKAN_MASTER_KEYS``."""
+        if not _KID.match(kid):
+            raise MasterKeyConfigError("key id must be letters, digits, . _ -")
+        return f"{kid}:{base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()}"
+
+    def wrap(self, key_id: str, data_key: bytes) -> tuple[str, bytes]:
+        """Wrap ``data_key`` under the active master key: (master key id, nonce + ciphertext)."""
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        sealed = AESGCM(self.keys[self.active_id]).encrypt(nonce, data_key, key_id.encode())
+        return self.active_id, nonce + sealed
+
+    def unwrap(self, key_id: str, master_id: str, wrapped: bytes) -> bytes:
+        """Unwrap a data key; `UnknownKey` when its master key is not configured or wrong."""
+        master = self.keys.get(master_id)
+        if master is None:
+            raise UnknownKey(
+                f"data key {key_id} is wrapped by master key {master_id}, not configured"
+            )
+        try:
+            return AESGCM(master).decrypt(
+                wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], key_id.encode()
+            )
+        except Exception:
+            raise UnknownKey(
+                f"data key {key_id} does not unwrap with master key {master_id}"
+            ) from None
+
+
+def load_or_create_dev_master_keys(path: os.PathLike[str] | str) -> str:
+    """For ``samverkan dev`` only: a master-key entry kept in a 0600 file under the data folder."""
+    from pathlib import Path
+
+    file = Path(path)
+    if file.exists():
+        return file.read_text(encoding="utf-8").strip()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    entry = MasterKeys.generate_entry("dev1")
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(entry + "\n")
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    """A ``data_keys`` row: wrapped key, or a tombstone when ``wrapped`` is ``None``."""
+
+    key_id: str
+    scope: str
+    master_key_id: str | None
+    wrapped: bytes | None
+    created_at: datetime
+    shredded_at: datetime | None
+
+
+class DataKeyStore(Protocol):
+    """Where wrapped data keys live (PostgreSQL in production, memory in unit tests)."""
+
+    async def by_id(self, key_id: str) -> StoredKey | None:
+        """The row of ``key_id``."""
+        ...
+
+    async def by_scope(self, scope: str) -> StoredKey | None:
+        """The row of ``scope`` (at most one per scope)."""
+        ...
+
+    async def insert(self, key: StoredKey) -> StoredKey:
+        """Insert ``key`` unless the scope has one; return the scope's row either way."""
+        ...
+
+    async def shred(self, scope: str) -> StoredKey | None:
+        """Drop the scope's wrapped key, keep a tombstone; the row (``None``: no key)."""
+        ...
+
+    async def all_live(self) -> Sequence[StoredKey]:
+        """Every key not shredded."""
+        ...
+
+    async def rewrap(self, key_id: str, master_key_id: str, wrapped: bytes) -> None:
+        """Replace a live key's wrapping."""
+        ...
+
+
+_SELECT = "SELECT key_id, scope, master_key_id, wrapped_key, created_at, shredded_at FROM data_keys"
+_BY_ID = _SELECT + " WHERE key_id = $1"
+_BY_SCOPE = _SELECT + " WHERE scope = $1"
+_LIVE = _SELECT + " WHERE wrapped_key IS NOT NULL"
+_SHRED = """
+UPDATE data_keys SET wrapped_key = NULL, master_key_id = NULL,
+    shredded_at = coalesce(shredded_at, now())
+WHERE scope = $1
+RETURNING key_id, scope, master_key_id, wrapped_key, created_at, shredded_at
+"""
+
+
+def _row(row: asyncpg.Record | None) -> StoredKey | None:
+    if row is None:
+        return None
+    wrapped = row["wrapped_key"]
+    return StoredKey(
+        key_id=row["key_id"],
+        scope=row["scope"],
+        master_key_id=row["master_key_id"],
+        wrapped=bytes(wrapped) if wrapped is not None else None,
+        created_at=row["created_at"],
+        shredded_at=row["shredded_at"],
+    )
+
+
+class PostgresDataKeyStore:
+    """`DataKeyStore` on table ``data_keys`` (migration 0003)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def by_id(self, key_id: str) -> StoredKey | None:
+        """The row of ``key_id``."""
+        return _row(await self._pool.fetchrow(_BY_ID, key_id))
+
+    async def by_scope(self, scope: str) -> StoredKey | None:
+        """The row of ``scope``."""
+        return _row(await self._pool.fetchrow(_BY_SCOPE, scope))
+
+    async def insert(self, key: StoredKey) -> StoredKey:
+        """Insert unless the scope has a key; the scope's row."""
+        await self._pool.execute(
+            "INSERT INTO data_keys (key_id, scope, master_key_id, wrapped_key, created_at, "
+            "shredded_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope) DO NOTHING",
+            key.key_id,
+            key.scope,
+            key.master_key_id,
+            key.wrapped,
+            key.created_at,
+            key.shredded_at,
+        )
+        stored = await self.by_scope(key.scope)
+        if stored is None:  # pragma: no cover - the row was just written
+            raise UnknownKey(f"no data key for {key.scope} after insert")
+        return stored
+
+    async def shred(self, scope: str) -> StoredKey | None:
+        """Tombstone the scope's key."""
+        return _row(await self._pool.fetchrow(_SHRED, scope))
+
+    async def all_live(self) -> Sequence[StoredKey]:
+        """Every live key."""
+        rows = await self._pool.fetch(_LIVE)
+        return [k for k in map(_row, rows) if k is not None]
+
+    async def rewrap(self, key_id: str, master_key_id: str, wrapped: bytes) -> None:
+        """Replace a live key's wrapping."""
+        await self._pool.execute(
+            "UPDATE data_keys SET master_key_id = $2, wrapped_key = $3 "
+            "WHERE key_id = $1 AND wrapped_key IS NOT NULL",
+            key_id,
+            master_key_id,
+            wrapped,
+        )
+
+
+class InMemoryDataKeyStore:
+    """`DataKeyStore` in memory, for unit tests."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, StoredKey] = {}
+
+    async def by_id(self, key_id: str) -> StoredKey | None:
+        """The row of ``key_id``."""
+        return self._rows.get(key_id)
+
+    async def by_scope(self, scope: str) -> StoredKey | None:
+        """The row of ``scope``."""
+        return next((k for k in self._rows.values() if k.scope == scope), None)
+
+    async def insert(self, key: StoredKey) -> StoredKey:
+        """Insert unless the scope has a key."""
+        existing = await self.by_scope(key.scope)
+        if existing is not None:
+            return existing
+        self._rows[key.key_id] = key
+        return key
+
+    async def shred(self, scope: str) -> StoredKey | None:
+        """Tombstone the scope's key."""
+        existing = await self.by_scope(scope)
+        if existing is None:
+            return None
+        tomb = StoredKey(
+            existing.key_id,
+            scope,
+            None,
+            None,
+            existing.created_at,
+            existing.shredded_at or datetime.now(UTC),
+        )
+        self._rows[existing.key_id] = tomb
+        return tomb
+
+    async def all_live(self) -> Sequence[StoredKey]:
+        """Every live key."""
+        return [k for k in self._rows.values() if k.wrapped is not None]
+
+    async def rewrap(self, key_id: str, master_key_id: str, wrapped: bytes) -> None:
+        """Replace a live key's wrapping."""
+        k = self._rows[key_id]
+        self._rows[key_id] = StoredKey(
+            k.key_id, k.scope, master_key_id, wrapped, k.created_at, None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DataKey:
+    """An unwrapped data key, ready to encrypt."""
+
+    key_id: str
+    scope: str
+    aead: AESGCM
+
+
+class CaseKeys:
+    """Data keys by scope and by id: created on first use, cached, shredded, re-wrapped."""
+
+    def __init__(
+        self, *, master_keys: MasterKeys, store: DataKeyStore, cache_ttl: float = 60.0
+    ) -> None:
+        self._master = master_keys
+        self._store = store
+        self._ttl = cache_ttl
+        self._by_id: dict[str, tuple[DataKey, float]] = {}
+        self._scope_ids: dict[str, str] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def master_keys(self) -> MasterKeys:
+        """The configured master keys."""
+        return self._master
+
+    def _cached(self, key_id: str) -> DataKey | None:
+        hit = self._by_id.get(key_id)
+        if hit is None:
+            return None
+        if hit[1] < time.monotonic():
+            del self._by_id[key_id]
+            return None
+        return hit[0]
+
+    def _remember(self, stored: StoredKey) -> DataKey:
+        if stored.wrapped is None or stored.master_key_id is None:
+            raise KeyShredded(stored.key_id, stored.scope, stored.shredded_at)
+        raw = self._master.unwrap(stored.key_id, stored.master_key_id, stored.wrapped)
+        key = DataKey(stored.key_id, stored.scope, AESGCM(raw))
+        self._by_id[stored.key_id] = (key, time.monotonic() + self._ttl)
+        self._scope_ids[stored.scope] = stored.key_id
+        return key
+
+    async def for_scope(self, scope: str) -> DataKey:
+        """The scope's data key, created (and stored wrapped) on first use.
+
+        Raises:
+            KeyShredded: the scope's key was shredded; nothing new is encrypted for it.
+        """
+        known = self._scope_ids.get(scope)
+        if known is not None and (hit := self._cached(known)) is not None:
+            return hit
+        async with self._lock:
+            stored = await self._store.by_scope(scope)
+            if stored is None:
+                key_id = f"{scope.replace(':', '.')}.{secrets.token_hex(6)}"
+                master_id, wrapped = self._master.wrap(key_id, secrets.token_bytes(KEY_BYTES))
+                stored = await self._store.insert(
+                    StoredKey(key_id, scope, master_id, wrapped, datetime.now(UTC), None)
+                )
+            return self._remember(stored)
+
+    async def by_id(self, key_id: str) -> DataKey:
+        """The data key ``key_id`` (named in a ciphertext's metadata).
+
+        Raises:
+            KeyShredded: the key was shredded. UnknownKey: no such key.
+        """
+        hit = self._cached(key_id)
+        if hit is not None:
+            return hit
+        stored = await self._store.by_id(key_id)
+        if stored is None:
+            raise UnknownKey(f"no data key {key_id}")
+        return self._remember(stored)
+
+    async def shred(self, scope: str) -> StoredKey | None:
+        """Destroy the scope's data key for good (crypto-shredding); ``None`` if it had none.
+
+        A scope without a key gets a tombstone too, so no key is ever created for it later.
+        """
+        stored = await self._store.shred(scope)
+        if stored is None:
+            now = datetime.now(UTC)
+            key_id = f"{scope.replace(':', '.')}.shredded"
+            stored = await self._store.insert(StoredKey(key_id, scope, None, None, now, now))
+        self._scope_ids.pop(scope, None)
+        if stored is not None:
+            self._by_id.pop(stored.key_id, None)
+        return stored
+
+    async def rotate_master(self) -> int:
+        """Re-wrap every live data key whose master key is not the active one; how many."""
+        count = 0
+        for stored in await self._store.all_live():
+            if stored.master_key_id == self._master.active_id or stored.wrapped is None:
+                continue
+            raw = self._master.unwrap(stored.key_id, stored.master_key_id or "", stored.wrapped)
+            master_id, wrapped = self._master.wrap(stored.key_id, raw)
+            await self._store.rewrap(stored.key_id, master_id, wrapped)
+            count += 1
+        return count
