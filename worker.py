@@ -17,13 +17,17 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from workflows import WORKFLOWS
+
+if TYPE_CHECKING:
+    from samverkan.keys import CaseKeys
 
 #: Our own pure modules are imported once, outside the sandbox (TEMPORAL-NOTES, "Data").
 PASSTHROUGH_MODULES = ("cases", "workflows", "activities", "samverkan", "holidays", "pydantic")
@@ -58,21 +62,27 @@ def build_worker(
     )
 
 
-async def production_activities(stack: AsyncExitStack) -> list[Callable[..., Any]]:
-    """The real activities, wired to settings: PostgreSQL, agency systems, notifications."""
+async def production_activities(
+    stack: AsyncExitStack, pool: asyncpg.Pool, keys: CaseKeys
+) -> list[Callable[..., Any]]:
+    """The real activities, wired to settings: PostgreSQL, agency systems, notifications.
+
+    Events go through the encrypting store: personal fields are sealed with the case key.
+    """
     from activities.agencies import AgencyActivities, load_agency_directory
     from activities.deadlines import DeadlineActivities
     from activities.eventstore import EventStoreActivities
     from activities.notifications import NotificationActivities
-    from eventstore import PostgresEventStore, create_pool
+    from eventstore import PostgresEventStore
+    from eventstore.encrypted import EncryptingEventStore, PostgresPersonalDataVault
     from samverkan.settings import get_settings
 
     settings = get_settings()
-    if not settings.database_url:
-        raise SystemExit("DATABASE_URL is not set: the worker needs the event store's PostgreSQL.")
-    pool = await create_pool(settings.database_url)
-    stack.push_async_callback(pool.close)
-    store = EventStoreActivities(PostgresEventStore(pool))
+    store = EventStoreActivities(
+        EncryptingEventStore(
+            PostgresEventStore(pool), keys=keys, vault=PostgresPersonalDataVault(pool)
+        )
+    )
     directory = load_agency_directory(settings.samverkan_agencies_file)
     agencies = AgencyActivities(directory)
     stack.push_async_callback(agencies.aclose)
@@ -93,16 +103,37 @@ async def production_activities(stack: AsyncExitStack) -> list[Callable[..., Any
 
 async def run_worker() -> None:
     """Run the production worker until SIGTERM or SIGINT."""
+    from eventstore import create_pool
+    from gateway import build_codec
+    from samverkan.keys import KeyError_, MasterKeys
     from samverkan.logging import configure_logging, get_logger
+    from samverkan.metrics import runtime_with_metrics, tracing_interceptors
     from samverkan.settings import get_settings
     from samverkan.temporal_client import connect
 
     settings = get_settings()
     configure_logging(log_format=settings.samverkan_log_format, level=settings.samverkan_log_level)
     log = get_logger("samverkan.worker")
-    client = await connect(settings)
+    if not settings.database_url:
+        raise SystemExit("DATABASE_URL is not set: the worker needs the event store's PostgreSQL.")
+    try:
+        master_keys = MasterKeys.from_env()
+    except KeyError_ as exc:
+        raise SystemExit(
+            f"{exc}: the worker encrypts every payload and needs the master keys."
+        ) from None
+    runtime = runtime_with_metrics(settings.samverkan_metrics_bind)
     async with AsyncExitStack() as stack:
-        activities = await production_activities(stack)
+        pool = await create_pool(settings.database_url)
+        stack.push_async_callback(pool.close)
+        codec = build_codec(pool, namespace=settings.temporal_namespace, master_keys=master_keys)
+        client = await connect(
+            settings,
+            codec=codec,
+            runtime=runtime,
+            interceptors=tracing_interceptors(settings.samverkan_tracing),
+        )
+        activities = await production_activities(stack, pool, codec.keys)
         worker = build_worker(
             client, task_queue=settings.samverkan_task_queue, activities=activities
         )

@@ -15,8 +15,15 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from cases import Agency, Deadline, DeadlineKind, Policy, ScheduledRung, compute_deadline
-from cases import escalation_schedule
+from cases import (
+    Agency,
+    Deadline,
+    DeadlineKind,
+    Policy,
+    ScheduledRung,
+    compute_deadline,
+    escalation_schedule,
+)
 
 
 class DeadlineRequest(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from samverkan.commands import cases as cases_commands
-from samverkan.commands import deadline, eventstore, replay, runtime, simulator
+from samverkan.commands import deadline, eventstore, gateway, replay, runtime, simulator
 
 app = typer.Typer(
     name="samverkan",
@@ -24,6 +24,7 @@ replay.register(app)
 deadline.register(app)
 eventstore.register(app)
 simulator.register(app)
+gateway.register(app)
 cases_commands.register(app)
 
 

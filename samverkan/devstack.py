@@ -30,8 +30,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from workflows.search_attributes import cli_flags
+from samverkan.keys import load_or_create_dev_master_keys
 from samverkan.settings import Settings
+from workflows.search_attributes import cli_flags
 
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 GRACE_SECONDS = 15.0
@@ -78,6 +79,7 @@ class DevStack:
             "Temporal frontend": self.settings.samverkan_temporal_port,
             "Temporal Web UI": self.settings.samverkan_ui_port,
             "agency simulator": self.settings.samverkan_simulator_port,
+            "agency gateway": self.settings.samverkan_gateway_port,
         }
         for what, port in ports.items():
             if not _port_free(self.host, port):
@@ -96,6 +98,9 @@ class DevStack:
         temporal_address = f"{self.host}:{self.settings.samverkan_temporal_port}"
         ui_url = f"http://{self.host}:{self.settings.samverkan_ui_port}"
         simulator_url = f"http://{self.host}:{self.settings.samverkan_simulator_port}"
+        gateway_url = f"http://{self.host}:{self.settings.samverkan_gateway_port}"
+        codec_url = f"{gateway_url}/codec"
+        master_keys = load_or_create_dev_master_keys(self.data_dir / "master.key")
 
         _progress("starting Temporal dev server")
         self._spawn(
@@ -117,6 +122,8 @@ class DevStack:
                 "--log-level",
                 "warn",
                 "--ui-disable-news-fetch",
+                "--ui-codec-endpoint",
+                codec_url,
                 *cli_flags(),
             ],
         )
@@ -127,7 +134,12 @@ class DevStack:
         _progress("applying event-store migrations")
         asyncio.run(_migrate(database_url))
 
+        _progress("issuing agency API keys for the simulator")
+        keys_file = asyncio.run(
+            _issue_agency_keys(database_url, self.data_dir / "agency-keys.json")
+        )
         env = {
+            "SAMVERKAN_MASTER_KEYS": master_keys,
             "TEMPORAL_ADDRESS": temporal_address,
             "TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
             "DATABASE_URL": database_url,
@@ -135,6 +147,18 @@ class DevStack:
             "SAMVERKAN_NOTIFY_URL": f"{simulator_url}/notifications",
             "SAMVERKAN_AGENCIES_FILE": str(self._write_agencies_file(simulator_url)),
         }
+        _progress("starting agency gateway")
+        self._spawn(
+            "gateway",
+            [
+                str(SCRIPTS / "samverkan"),
+                "gateway",
+                "--port",
+                str(self.settings.samverkan_gateway_port),
+            ],
+            env,
+        )
+        _wait_for_port(self.host, self.settings.samverkan_gateway_port, "agency gateway", self)
         _progress("starting agency simulator")
         self._spawn(
             "simulator",
@@ -145,6 +169,10 @@ class DevStack:
                 self.host,
                 "--port",
                 str(self.settings.samverkan_simulator_port),
+                "--gateway-url",
+                gateway_url,
+                "--agency-keys",
+                str(keys_file),
             ],
             env,
         )
@@ -159,6 +187,8 @@ class DevStack:
             "ui_url": ui_url,
             "database_url": database_url,
             "simulator_url": simulator_url,
+            "gateway_url": gateway_url,
+            "codec_url": codec_url,
             "data_dir": str(self.data_dir),
         }
         (self.data_dir / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
@@ -187,7 +217,8 @@ class DevStack:
 
         try:
             self._pg_server = pgserver.get_server(  # type: ignore[attr-defined]
-                self.data_dir / "pg", cleanup_mode="stop")
+                self.data_dir / "pg", cleanup_mode="stop"
+            )
         except Exception as exc:
             raise StackError(
                 f"Embedded PostgreSQL did not start ({type(exc).__name__}); "
@@ -259,10 +290,12 @@ def _wait_for_http(url: str, what: str, stack: DevStack, timeout: float = 60) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _raise_if_child_died(stack)
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own loopback URL
-                if response.status == 200:
-                    return
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(url, timeout=2) as response,  # noqa: S310 - our loopback URL
+        ):
+            if response.status == 200:
+                return
         time.sleep(0.3)
     raise StackError(f"The {what} did not answer at {url} within {timeout:.0f} s.")
 
@@ -296,6 +329,34 @@ async def _migrate(database_url: str) -> None:
     await migrate(database_url)
 
 
+async def _issue_agency_keys(database_url: str, path: Path) -> Path:
+    """Fresh gateway API keys for every simulated agency (old ones revoked), in a 0600 file."""
+    import asyncpg
+
+    from cases import Agency
+    from gateway import AgencyCredentials
+
+    connection_pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        credentials = AgencyCredentials(connection_pool)
+        keys = {}
+        for agency in Agency:
+            await credentials.revoke(agency)
+            keys[agency.value] = await credentials.issue(agency)
+    finally:
+        await connection_pool.close()
+    _write_private(path, json.dumps(keys))
+    return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``, readable by this user only (0600)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
 def _progress(message: str) -> None:
     print(f"  … {message}", file=sys.stderr, flush=True)
 
@@ -309,6 +370,7 @@ Samverkan dev stack is running.
   Temporal Web UI   {endpoints["ui_url"]}
   Temporal address  {address}  (namespace {endpoints["namespace"]}, task queue {endpoints["task_queue"]})
   PostgreSQL        {endpoints["database_url"]}
+  Agency gateway    {endpoints["gateway_url"]}  (codec endpoint {endpoints["codec_url"]})
   Agency simulator  {endpoints["simulator_url"]}
   Endpoints file    {endpoints["data_dir"]}/endpoints.json   logs: {endpoints["data_dir"]}/logs/
 

@@ -38,7 +38,9 @@ def replayer() -> Replayer:
     from worker import workflow_runner
 
     return Replayer(
-        workflows=list(WORKFLOWS), data_converter=data_converter(), workflow_runner=workflow_runner()
+        workflows=list(WORKFLOWS),
+        data_converter=data_converter(),
+        workflow_runner=workflow_runner(),
     )
 
 

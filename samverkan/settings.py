@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     temporal_api_key: str | None = None
     samverkan_task_queue: str = TASK_QUEUE
     database_url: str | None = Field(
-        default=None, description="PostgreSQL DSN; unset means the embedded pgserver of the dev stack"
+        default=None,
+        description="PostgreSQL DSN; unset means the embedded pgserver of the dev stack",
     )
     samverkan_data_dir: Path = Path(".samverkan")
     samverkan_log_format: Literal["auto", "json", "console"] = "auto"
@@ -38,6 +39,10 @@ class Settings(BaseSettings):
     samverkan_temporal_port: int = 7233
     samverkan_simulator_port: int = 8240
     samverkan_gateway_port: int = 8250
+    samverkan_metrics_bind: str | None = Field(
+        default=None, description="host:port of the Prometheus endpoint; unset means none"
+    )
+    samverkan_tracing: bool = False
 
 
 @lru_cache(maxsize=1)

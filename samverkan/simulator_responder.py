@@ -1,8 +1,9 @@
 """How the agency simulator answers a consultation: the responder interface and its implementations.
 
-A real agency answers through the agency gateway; until the gateway exists the simulator
-answers with Temporal updates (``acknowledge``, ``answer``, ``decline``) on the workflow
-whose id is the consultation id. The gateway will plug in as another `ConsultationResponder`.
+A real agency answers through the agency gateway, and so does the simulator in the dev
+stack (`GatewayResponder`, one API key per agency). `TemporalUpdateResponder` answers
+with Temporal updates (``acknowledge``, ``answer``, ``decline``) on the workflow whose id
+is the consultation id, as an agency with its own Temporal client would.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import httpx
 from temporalio.client import Client
 
 from activities.domain import AcknowledgeConsultation, AnswerConsultation, DeclineConsultation
@@ -19,6 +21,7 @@ from samverkan.converter import data_converter
 
 __all__ = [
     "ConsultationResponder",
+    "GatewayResponder",
     "NullResponder",
     "RecordingResponder",
     "TemporalUpdateResponder",
@@ -127,3 +130,57 @@ class TemporalUpdateResponder:
 
 
 ClientFactory = Callable[[], Awaitable[Client]]
+
+
+class GatewayError(RuntimeError):
+    """The gateway refused an agency's reply; the message carries status and error word only."""
+
+
+class GatewayResponder:
+    """Answers through the agency gateway's ``/v1`` API with each agency's own API key.
+
+    The idempotency key of each call is ``<consultation id>:<action>``, so a retried reply
+    is harmless.
+    """
+
+    def __init__(self, gateway_url: str, api_keys: dict[str, str], *, timeout: float = 10.0):
+        self._keys = dict(api_keys)
+        self._http = httpx.AsyncClient(base_url=gateway_url.rstrip("/"), timeout=timeout)
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._http.aclose()
+
+    async def acknowledge(self, consultation_id: str, command: AcknowledgeConsultation) -> None:
+        """POST ``/v1/consultations/{id}/acknowledge``."""
+        await self._post(consultation_id, "acknowledge", command.agency.value, {})
+
+    async def answer(self, consultation_id: str, command: AnswerConsultation) -> None:
+        """POST ``/v1/consultations/{id}/answer``."""
+        await self._post(
+            consultation_id, "answer", command.agency.value, {"answer": command.answer}
+        )
+
+    async def decline(self, consultation_id: str, command: DeclineConsultation) -> None:
+        """POST ``/v1/consultations/{id}/decline``."""
+        await self._post(
+            consultation_id, "decline", command.agency.value, {"reason": command.reason}
+        )
+
+    async def _post(
+        self, consultation_id: str, action: str, agency: str, body: dict[str, str]
+    ) -> None:
+        key = self._keys.get(agency)
+        if key is None:
+            raise GatewayError(f"no gateway API key for agency {agency}")
+        response = await self._http.post(
+            f"/v1/consultations/{consultation_id}/{action}",
+            json=body,
+            headers={
+                "Authorization": f"Bearer {key}",
+                "Idempotency-Key": f"{consultation_id}:{action}",
+            },
+        )
+        if response.status_code >= 400:
+            word = response.json().get("error", "") if response.content else ""
+            raise GatewayError(f"gateway answered {response.status_code} {word}".strip())

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from temporalio.client import Client
+from collections.abc import Sequence
+
+from temporalio.client import Client, Interceptor
+from temporalio.converter import PayloadCodec
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from samverkan.converter import data_converter
@@ -19,7 +23,9 @@ def _tls(settings: Settings) -> TLSConfig | bool:
             settings.temporal_tls_ca_file.read_bytes() if settings.temporal_tls_ca_file else None
         ),
         client_cert=(
-            settings.temporal_tls_cert_file.read_bytes() if settings.temporal_tls_cert_file else None
+            settings.temporal_tls_cert_file.read_bytes()
+            if settings.temporal_tls_cert_file
+            else None
         ),
         client_private_key=(
             settings.temporal_tls_key_file.read_bytes() if settings.temporal_tls_key_file else None
@@ -27,12 +33,24 @@ def _tls(settings: Settings) -> TLSConfig | bool:
     )
 
 
-async def connect(settings: Settings) -> Client:
-    """A client for the configured address and namespace, with Samverkan's data converter."""
+async def connect(
+    settings: Settings,
+    *,
+    codec: PayloadCodec | None = None,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
+) -> Client:
+    """A client for the configured address and namespace, with Samverkan's data converter.
+
+    Pass the payload ``codec`` (encryption) wherever payloads are read or written: worker,
+    gateway, CLI; ``runtime`` carries the Prometheus metrics endpoint.
+    """
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=data_converter(),
+        data_converter=data_converter(codec),
+        runtime=runtime,
+        interceptors=list(interceptors),
         tls=_tls(settings),
         api_key=settings.temporal_api_key,
     )

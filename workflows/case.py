@@ -20,19 +20,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     import cases
     from cases import (
-        AddInformation,
         CaseState,
-        ChangeConsent,
         CloseCase,
         ConcludeInvestigation,
-        DecidePreAssessment,
         DeadlineKind,
+        DecidePreAssessment,
         DomainEvent,
         ExtendInvestigation,
         OpenCase,
@@ -49,11 +46,10 @@ with workflow.unsafe.imports_passed_through():
         CaseResult,
         CaseRunOptions,
         ConsultationInput,
-        ConsultationReport,
         TimelineEntry,
     )
-    from workflows.waiting import wait_until
     from workflows.presentation import current_details, search_attribute_updates
+    from workflows.waiting import wait_until
 
 SYSTEM_ACTOR = "system:case-workflow"
 #: Memo key of `CaseRunOptions`: what a continued run carries; operators never set it.
@@ -78,7 +74,9 @@ class CaseWorkflow:
     @workflow.init
     def __init__(self, case: OpenCase) -> None:
         self._case = case
-        self._options = workflow.memo_value(RUN_OPTIONS_MEMO, CaseRunOptions(), type_hint=CaseRunOptions)
+        self._options = workflow.memo_value(
+            RUN_OPTIONS_MEMO, CaseRunOptions(), type_hint=CaseRunOptions
+        )
         carried = self._options.carried
         self._state: CaseState | None = carried.state if carried else None
         self._version = carried.version if carried else 0
@@ -105,7 +103,7 @@ class CaseWorkflow:
                 await self._record(self._opening, actor="operator")
                 await self._set_deadlines_after_report()
             self._opened = True
-        while not self.state.state == cases.CaseStateName.CLOSED:
+        while self.state.state != cases.CaseStateName.CLOSED:
             await self._raise_due_rungs()
             await self._process_inbox()
             if self._should_continue_as_new():
@@ -138,7 +136,9 @@ class CaseWorkflow:
         name="record_protection_assessment",
         description="Record the protection assessment (skyddsbedömning): acute or not, with reasoning.",
     )
-    async def record_protection_assessment(self, command: RecordProtectionAssessment) -> dict[str, Any]:
+    async def record_protection_assessment(
+        self, command: RecordProtectionAssessment
+    ) -> dict[str, Any]:
         await self._execute(command, actor=command.decided_by)
         return self.summary()
 
@@ -211,7 +211,8 @@ class CaseWorkflow:
     # -- signals: notices that need no answer ---------------------------------------------
 
     @workflow.signal(
-        name="add_information", description="New information about the case from an agency or person."
+        name="add_information",
+        description="New information about the case from an agency or person.",
     )
     def add_information(self, notice: Any) -> None:
         self._inbox.append({"signal": "add_information", "body": notice})
@@ -323,7 +324,12 @@ class CaseWorkflow:
         key: str | None = None,
     ) -> steps.PlannedDeadline:
         planned = await steps.compute_deadline(
-            kind, start, policy=self._policy_or_default(), agency=agency, acute=acute, key=key,
+            kind,
+            start,
+            policy=self._policy_or_default(),
+            agency=agency,
+            acute=acute,
+            key=key,
             until=until,
         )
         await self._record([cases.DeadlineSet(deadline=planned.deadline)], actor=SYSTEM_ACTOR)
@@ -432,8 +438,10 @@ class CaseWorkflow:
             handle = workflow.get_external_workflow_handle(consultation_id)
             try:
                 await handle.cancel()
-            except Exception:  # noqa: BLE001 - a consultation that already ended needs no cancel
-                workflow.logger.info("consultation already ended", extra={"consultation": consultation_id})
+            except Exception:
+                workflow.logger.info(
+                    "consultation already ended", extra={"consultation": consultation_id}
+                )
 
     # -- the inbox of signals -------------------------------------------------------------
 
@@ -441,7 +449,9 @@ class CaseWorkflow:
         async with self._lock:
             while self._inbox:
                 item = self._inbox.pop(0)
-                events = steps.events_for_signal(self.state, item, now=workflow.now(), policy=self._policy)
+                events = steps.events_for_signal(
+                    self.state, item, now=workflow.now(), policy=self._policy
+                )
                 await self._record(events.events, actor=events.actor)
                 if events.rung is not None:
                     await steps.notify_escalation(self.state.case_number, events.rung)
@@ -472,6 +482,8 @@ class CaseWorkflow:
         """Keep the Web UI's details and the search attributes in step with the state."""
         state = self.state
         workflow.set_current_details(current_details(state, now=workflow.now()))
-        updates, self._upserted = search_attribute_updates(state, self._upserted, now=workflow.now())
+        updates, self._upserted = search_attribute_updates(
+            state, self._upserted, now=workflow.now()
+        )
         if updates:
             workflow.upsert_search_attributes(updates)

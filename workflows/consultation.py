@@ -27,13 +27,13 @@ with workflow.unsafe.imports_passed_through():
         EscalationAction,
         ScheduledRung,
     )
-    from workflows.waiting import wait_until
     from workflows.messages import (
         ConsultationInput,
         ConsultationReport,
         ConsultationResult,
         ReportKind,
     )
+    from workflows.waiting import wait_until
 
 AGENCY_ERRORS = ["AgencyRejected", "AgencyUnknown", "AgencyUnauthorized", "PersonalDataRefused"]
 DELIVERY_RETRY = RetryPolicy(
@@ -141,7 +141,9 @@ class ConsultationWorkflow:
 
     def _check_agency(self, agency: str) -> None:
         if agency != self._request.agency.value:
-            raise _refused("wrong_agency: this consultation is addressed to another agency (field: agency)")
+            raise _refused(
+                "wrong_agency: this consultation is addressed to another agency (field: agency)"
+            )
 
     def _check_open(self, agency: str) -> None:
         self._check_agency(agency)

@@ -91,7 +91,14 @@ def search_attribute_updates(
     values = search_attribute_values(state, now=now)
     keys = {
         key.name: key
-        for key in (CASE_STATE, MUNICIPALITY, NEXT_DEADLINE, OVERDUE_COUNT, OPEN_CONSULTATIONS, AGENCY)
+        for key in (
+            CASE_STATE,
+            MUNICIPALITY,
+            NEXT_DEADLINE,
+            OVERDUE_COUNT,
+            OPEN_CONSULTATIONS,
+            AGENCY,
+        )
     }
     updates: list[SearchAttributeUpdate[Any]] = []
     for name, value in values.items():

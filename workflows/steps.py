@@ -88,7 +88,9 @@ async def append_events(case_id: str, expected_version: int, envelopes: list[Env
     """Append one step's events to the event store (idempotent on event id)."""
     await workflow.execute_activity(
         "append_events",
-        AppendEventsRequest(case_id=case_id, expected_version=expected_version, envelopes=envelopes),
+        AppendEventsRequest(
+            case_id=case_id, expected_version=expected_version, envelopes=envelopes
+        ),
         result_type=AppendEventsResult,
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=APPEND_RETRY,
@@ -139,18 +141,24 @@ def events_for_signal(
             return SignalOutcome(cases.decide(state, info, now=now, policy=policy), info.source)
         if signal == "consent_changed":
             consent = ChangeConsent.model_validate(body)
-            return SignalOutcome(cases.decide(state, consent, now=now, policy=policy), consent.by_whom)
+            return SignalOutcome(
+                cases.decide(state, consent, now=now, policy=policy), consent.by_whom
+            )
         report = ConsultationReport.model_validate(body)
     except ValidationError as exc:
         return SignalOutcome(
             [cases.SignalRejected.from_validation_error(signal, exc, at=now)], SIGNAL_ACTOR
         )
     except Rejected as exc:
-        return SignalOutcome([cases.SignalRejected.from_rejected(signal, exc, at=now)], SIGNAL_ACTOR)
+        return SignalOutcome(
+            [cases.SignalRejected.from_rejected(signal, exc, at=now)], SIGNAL_ACTOR
+        )
     try:
         return _events_for_report(state, report, now=now, policy=policy)
     except Rejected as exc:
-        return SignalOutcome([cases.SignalRejected.from_rejected(signal, exc, at=now)], SIGNAL_ACTOR)
+        return SignalOutcome(
+            [cases.SignalRejected.from_rejected(signal, exc, at=now)], SIGNAL_ACTOR
+        )
 
 
 def _events_for_report(
@@ -162,7 +170,9 @@ def _events_for_report(
         events = cases.decide(state, command, now=now, policy=policy)
         return SignalOutcome(events, actor, rung=report.rung if events else None)
     if report.kind is ReportKind.DELIVERED:
-        command = cases.RecordDelivery(consultation_id=report.consultation_id, delivered_at=report.at)
+        command = cases.RecordDelivery(
+            consultation_id=report.consultation_id, delivered_at=report.at
+        )
         return SignalOutcome(cases.decide(state, command, now=now, policy=policy), actor)
     outcome = {
         ReportKind.ACKNOWLEDGED: cases.ConsultationOutcomeKind.ACKNOWLEDGED,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -22,6 +21,6 @@ async def wait_until(condition: Callable[[], bool], deadline: datetime, summary:
     timeout = max(deadline - workflow.now(), SHORTEST_WAIT)
     try:
         await workflow.wait_condition(condition, timeout=timeout, timeout_summary=summary)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return condition()
     return True

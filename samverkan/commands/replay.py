@@ -14,7 +14,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def replay(
         files: list[Path] = typer.Argument(  # noqa: B008 - typer's declaration style
-            None, help="History JSON files (Web UI download or 'temporal workflow show --output json')."
+            None,
+            help="History JSON files (Web UI download or 'temporal workflow show --output json').",
         ),
         workflow_id: list[str] = typer.Option(  # noqa: B008
             [], "--workflow-id", "-w", help="Fetch this workflow's history from the server."
@@ -55,7 +56,9 @@ def register(app: typer.Typer) -> None:
             if outcome.ok:
                 typer.echo(f"OK    {outcome.workflow_id}  ({outcome.source})")
             else:
-                typer.echo(f"FAIL  {outcome.workflow_id}  ({outcome.source})\n      {outcome.error}")
+                typer.echo(
+                    f"FAIL  {outcome.workflow_id}  ({outcome.source})\n      {outcome.error}"
+                )
         failed = sum(1 for o in outcomes if not o.ok)
         typer.echo(f"{len(outcomes) - failed} replayed clean, {failed} diverged")
         raise typer.Exit(1 if failed else 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from pathlib import Path
 
 import typer
@@ -27,19 +28,27 @@ def register(app: typer.Typer) -> None:
             None, help="Temporal frontend to answer through (default: TEMPORAL_ADDRESS)."
         ),
         no_answer: bool = typer.Option(
-            False, "--no-answer", help="Record requests but never answer back through Temporal."
+            False, "--no-answer", help="Record requests but never answer back."
+        ),
+        gateway_url: str | None = typer.Option(
+            None, help="Answer through the agency gateway at this URL (needs --agency-keys)."
+        ),
+        agency_keys: Path | None = typer.Option(  # noqa: B008 - typer's declaration style
+            None, help="JSON file of gateway API keys by agency name, for --gateway-url."
         ),
     ) -> None:
         """Serve simulated agency systems and the notification endpoint over HTTP.
 
-        Agencies answer back with Temporal updates on the consultation's workflow; see
-        GET /_admin/received?agency=<name> for exactly what each agency was sent.
+        Agencies answer back through the gateway (--gateway-url) or else with Temporal
+        updates on the consultation's workflow; see GET /_admin/received?agency=<name> for
+        exactly what each agency was sent.
         """
         from samverkan.logging import configure_logging
         from samverkan.settings import get_settings
         from samverkan.simulator import run_simulator
         from samverkan.simulator_responder import (
             ConsultationResponder,
+            GatewayResponder,
             NullResponder,
             TemporalUpdateResponder,
         )
@@ -57,11 +66,21 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         if temporal_address:
             settings = settings.model_copy(update={"temporal_address": temporal_address})
-        responder: ConsultationResponder = (
-            NullResponder()
-            if no_answer
-            else TemporalUpdateResponder(connect=lambda: connect(settings))
-        )
+        responder: ConsultationResponder
+        if no_answer:
+            responder = NullResponder()
+        elif gateway_url:
+            if agency_keys is None:
+                typer.echo("simulator: --gateway-url needs --agency-keys FILE", err=True)
+                raise typer.Exit(2)
+            try:
+                keys = json.loads(agency_keys.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                typer.echo(f"simulator: cannot read {agency_keys} ({type(exc).__name__})", err=True)
+                raise typer.Exit(2) from None
+            responder = GatewayResponder(gateway_url, keys)
+        else:
+            responder = TemporalUpdateResponder(connect=lambda: connect(settings))
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(
                 run_simulator(

@@ -6,7 +6,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from tests.eventstore.store_testkit import batch, new_case_id, noted, raw
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -16,6 +15,7 @@ from activities.eventstore import (
     ReadCaseEventsRequest,
 )
 from eventstore import InMemoryEventStore, PostgresEventStore
+from tests.eventstore.store_testkit import batch, new_case_id, noted, raw
 
 
 async def test_append_events_records_the_batch_and_a_retry_writes_nothing(

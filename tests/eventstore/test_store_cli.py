@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import typer
-from tests.eventstore.case_streams import breached_and_closed, envelopes
 from temporalio import workflow
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -19,6 +18,7 @@ from cases import fold
 from eventstore import PostgresEventStore, create_pool
 from samverkan.commands.eventstore import register, summary_differences
 from samverkan.settings import get_settings
+from tests.eventstore.case_streams import breached_and_closed, envelopes
 
 runner = CliRunner()
 

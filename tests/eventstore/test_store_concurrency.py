@@ -7,9 +7,9 @@ import time
 import uuid
 
 import asyncpg
-from tests.eventstore.store_testkit import batch, new_case_id, noted
 
 from eventstore import PostgresEventStore, RecordedEvent
+from tests.eventstore.store_testkit import batch, new_case_id, noted
 
 WRITERS = 8
 EVENTS_PER_WRITER = 250

@@ -7,6 +7,9 @@ import asyncio
 import uuid
 
 import pytest
+
+from cases.envelope import FutureSchemaVersion, MalformedEvent, UnknownEventType, open_envelope
+from eventstore import EventIdConflict, EventStore, InvalidAppend, WrongExpectedVersion
 from tests.eventstore.store_testkit import (
     StoreTestCounted,
     StoreTestRenamed,
@@ -15,9 +18,6 @@ from tests.eventstore.store_testkit import (
     noted,
     raw,
 )
-
-from cases.envelope import FutureSchemaVersion, MalformedEvent, UnknownEventType, open_envelope
-from eventstore import EventIdConflict, EventStore, InvalidAppend, WrongExpectedVersion
 
 
 async def test_appending_to_a_new_case_records_events_in_version_order(store: EventStore) -> None:

@@ -8,10 +8,10 @@ from typing import Any
 
 import asyncpg
 import pytest
-from tests.eventstore.case_streams import T0, answered, breached_and_closed, busy_case, envelopes
-from tests.eventstore.store_testkit import new_case_id
 
 from eventstore import PostgresEventStore, ProjectionError, Projector, UnknownProjection
+from tests.eventstore.case_streams import T0, answered, breached_and_closed, busy_case, envelopes
+from tests.eventstore.store_testkit import new_case_id
 
 TABLES = {
     "case_summary": "case_id",

@@ -85,7 +85,9 @@ class CaseStack:
         )
 
 
-def case_activities(store: EventStore, simulator_url: str) -> tuple[list[Callable[..., Any]], list[Any]]:
+def case_activities(
+    store: EventStore, simulator_url: str
+) -> tuple[list[Callable[..., Any]], list[Any]]:
     """The production activities against ``store`` and the simulator; and what to close."""
     agencies = AgencyActivities(directory_for(simulator_url))
     notifications = NotificationActivities(f"{simulator_url}/notifications")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from tests.workflows.conftest import CaseStack
 
@@ -28,7 +27,9 @@ async def test_case_moves_through_assessments_into_investigation_and_records_eve
     case_number = handle.id.removeprefix("case-")
     stored = [e.type for e in await stack.store.read_case(case_number)]
     assert stored[0] == "ReportReceived"
-    assert {"ProtectionAssessed", "InvestigationOpened", "FeedbackSent", "DeadlineMet"} <= set(stored)
+    assert {"ProtectionAssessed", "InvestigationOpened", "FeedbackSent", "DeadlineMet"} <= set(
+        stored
+    )
     assert stored.count("DeadlineSet") == 3  # protection, pre-assessment, investigation
     versions = [e.version for e in await stack.store.read_case(case_number)]
     assert versions == list(range(1, len(versions) + 1))
@@ -65,7 +66,9 @@ async def test_rejected_update_names_the_rule_and_leaves_no_trace_in_history(
     history = await handle.fetch_history()
     assert _non_task_events(history) == before  # the test server may log a workflow task
     accepted = [
-        e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")
+        e
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
     ]
     assert len(accepted) == 1  # only the first, valid assessment
 
