@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -57,7 +56,6 @@ def build_worker(
         workflow_runner=workflow_runner(),
         max_cached_workflows=max_cached_workflows,
         max_concurrent_activities=max_concurrent_activities,
-        activity_executor=ThreadPoolExecutor(4),
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 

@@ -13,6 +13,7 @@ import sysconfig
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -82,9 +83,8 @@ async def _register_search_attributes(env: WorkflowEnvironment) -> None:
     )
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The Java time-skipping test server, with Samverkan's search attributes registered."""
+@asynccontextmanager
+async def _time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(SCRIPTS / "temporal-test-server"),
         data_converter=data_converter(),
@@ -94,6 +94,22 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The Java time-skipping test server, with Samverkan's search attributes registered."""
+    async with _time_skipping_server() as env:
+        yield env
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def own_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of this test's own, for tests that skip months: the server
+    moves time only when no workflow anywhere waits for a worker, so other tests' cases
+    must not share it."""
+    async with _time_skipping_server() as env:
+        yield env
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

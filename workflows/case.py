@@ -165,7 +165,8 @@ class CaseWorkflow:
     async def request_consultation(self, command: RequestConsultation) -> str:
         events = await self._execute(command, actor=command.requested_by)
         requested = next(e for e in events if isinstance(e, cases.ConsultationRequested))
-        await self._start_consultation(requested.consultation_id, decided_by=command.requested_by)
+        async with self._lock:
+            await self._start_ready_consultations(decided_by=command.requested_by)
         return requested.consultation_id
 
     @request_consultation.validator
@@ -200,8 +201,10 @@ class CaseWorkflow:
         name="close_case", description="Close the case; open consultations are cancelled."
     )
     async def close_case(self, command: CloseCase) -> dict[str, Any]:
+        await workflow.wait_condition(lambda: self._opened)
+        still_open = self.state.open_consultation_ids()
         await self._execute(command, actor=command.decided_by)
-        await self._cancel_open_consultations()
+        await self._cancel_consultations(still_open)
         return self.summary()
 
     @close_case.validator
@@ -395,46 +398,68 @@ class CaseWorkflow:
 
     # -- consultations --------------------------------------------------------------------
 
+    async def _start_ready_consultations(self, *, decided_by: str) -> None:
+        """Deliver every requested consultation that may go out now (call under the lock).
+
+        A consultation on the consent basis waits, its clock suspended, until consent is
+        given; the answer deadline runs from delivery. A consultation starts once: its
+        answer deadline in the state is the mark that it has.
+        """
+        state = self.state
+        for consultation in list(state.open_consultations()):
+            key = f"consultation:{consultation.consultation_id}"
+            if key in state.deadlines or key in state.suspended_clocks:
+                continue
+            await self._start_consultation(consultation.consultation_id, decided_by=decided_by)
+
     async def _start_consultation(self, consultation_id: str, *, decided_by: str) -> None:
         """Set the answer deadline, record the disclosure, and start the consultation."""
-        async with self._lock:
-            consultation = self.state.consultations[consultation_id]
-            planned = await self._set_deadline(
-                DeadlineKind.CONSULTATION,
-                workflow.now(),
-                agency=consultation.agency,
-                acute=consultation.acute,
-                key=f"consultation:{consultation_id}",
-            )
+        consultation = self.state.consultations[consultation_id]
+        try:
             request = cases.consultation_request(self.state, consultation_id)
-            if request.contains_personal_data:
-                disclosure = cases.RecordDisclosure(
-                    consultation_id=consultation_id,
-                    decided_by=decided_by,
-                    harm_assessment="no harm found at request (SoL 26:1 menprövning by the requester)",
-                )
-                await self._record(self._decide(disclosure), actor=decided_by)
-            await workflow.start_child_workflow(
-                ConsultationWorkflow.run,
-                ConsultationInput(
-                    consultation_id=consultation_id,
-                    case_workflow_id=workflow.info().workflow_id,
-                    case_number=self.state.case_number,
-                    agency=consultation.agency,
-                    legal_basis=consultation.legal_basis,
-                    payload=request.payload,
-                    contains_personal_data=request.contains_personal_data,
-                    disclosed_fields=list(request.fields),
-                    deadline=planned.deadline,
-                    schedule=planned.schedule,
-                ),
-                id=consultation_id,
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                static_summary=f"Consultation with {consultation.agency.value} for case {self.state.case_number}",
+        except Rejected as exc:
+            workflow.logger.warning(
+                "consultation not sent", extra={"consultation": consultation_id, "code": exc.code}
             )
+            return
+        planned = await self._set_deadline(
+            DeadlineKind.CONSULTATION,
+            workflow.now(),
+            agency=consultation.agency,
+            acute=consultation.acute,
+            key=f"consultation:{consultation_id}",
+        )
+        if request.contains_personal_data:
+            disclosure = cases.RecordDisclosure(
+                consultation_id=consultation_id,
+                decided_by=decided_by,
+                harm_assessment="no harm found at request (SoL 26:1 menprövning by the requester)",
+            )
+            await self._record(self._decide(disclosure), actor=decided_by)
+        await workflow.start_child_workflow(
+            ConsultationWorkflow.run,
+            ConsultationInput(
+                consultation_id=consultation_id,
+                case_workflow_id=workflow.info().workflow_id,
+                case_number=self.state.case_number,
+                agency=consultation.agency,
+                legal_basis=consultation.legal_basis,
+                payload=request.payload,
+                contains_personal_data=request.contains_personal_data,
+                disclosed_fields=list(request.fields),
+                deadline=planned.deadline,
+                schedule=planned.schedule,
+            ),
+            id=consultation_id,
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            static_summary=(
+                f"Consultation with {consultation.agency.value} for case {self.state.case_number}"
+            ),
+        )
 
-    async def _cancel_open_consultations(self) -> None:
-        for consultation_id in self.state.open_consultation_ids():
+    async def _cancel_consultations(self, consultation_ids: list[str]) -> None:
+        """Cancel consultations that were open when the case closed."""
+        for consultation_id in consultation_ids:
             handle = workflow.get_external_workflow_handle(consultation_id)
             try:
                 await handle.cancel()
@@ -455,6 +480,8 @@ class CaseWorkflow:
                 await self._record(events.events, actor=events.actor)
                 if events.rung is not None:
                     await steps.notify_escalation(self.state.case_number, events.rung)
+                if any(isinstance(e, cases.ClockResumed) for e in events.events):
+                    await self._start_ready_consultations(decided_by=events.actor)
 
     # -- continue-as-new and presentation -------------------------------------------------
 

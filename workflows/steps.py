@@ -128,6 +128,8 @@ class SignalOutcome:
 
 
 SIGNAL_ACTOR = "system:signal"
+#: Rung index of the escalation raised when an agency refuses a delivery; past any ladder's end.
+DELIVERY_FAILED_RUNG = 100
 
 
 def events_for_signal(
@@ -188,4 +190,20 @@ def _events_for_report(
         outcome=outcome,
         detail=report.detail,
     )
-    return SignalOutcome(cases.decide(state, command, now=now, policy=policy), actor)
+    if report.kind is not ReportKind.DELIVERY_FAILED:
+        return SignalOutcome(cases.decide(state, command, now=now, policy=policy), actor)
+    # The agency refused the request: a person must act, at once (never a retry loop).
+    rung = ScheduledRung(
+        deadline_key=f"consultation:{report.consultation_id}",
+        rung_index=DELIVERY_FAILED_RUNG,
+        rung_name="delivery_failed",
+        fire_at=now,
+        role=cases.Role.OFFICER,
+        action=cases.EscalationAction.NOTIFY,
+    )
+    raised = cases.decide(state, cases.RaiseEscalation.from_rung(rung), now=now, policy=policy)
+    after = state
+    for event in raised:
+        after = cases.apply(after, event)
+    expired = cases.decide(after, command, now=now, policy=policy)
+    return SignalOutcome([*raised, *expired], actor, rung=rung if raised else None)

@@ -9,15 +9,20 @@ responder is off), so each test decides when and how an agency answers.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -56,6 +61,7 @@ class CaseStack:
     task_queue: str
     store: EventStore
     simulator: SimulatorAdmin
+    started: list[str] = field(default_factory=list)
 
     @property
     def client(self) -> Client:
@@ -76,6 +82,7 @@ class CaseStack:
         data["received_at"] = received_at.isoformat()
         data.update(changes)
         case = OpenCase.model_validate(data)
+        self.started.append(f"case-{case.case_number}")
         return await self.client.start_workflow(
             CaseWorkflow.run,
             case,
@@ -106,11 +113,26 @@ def case_activities(
 
 @asynccontextmanager
 async def case_worker(
-    client: Client, task_queue: str, store: EventStore, simulator_url: str
+    client: Client,
+    task_queue: str,
+    store: EventStore,
+    simulator_url: str,
+    *,
+    max_cached_workflows: int = 1000,
 ) -> AsyncIterator[Worker]:
-    """A worker built by the production composition root, running until the block ends."""
+    """A worker built by the production composition root, running until the block ends.
+
+    ``max_cached_workflows=0`` keeps no workflow in memory (every task replays its history)
+    and so uses no sticky queue: a worker that will be stopped mid-test must not hold
+    sticky tasks, or the time-skipping server waits for it.
+    """
     activities, closers = case_activities(store, simulator_url)
-    worker = build_worker(client, task_queue=task_queue, activities=activities)
+    worker = build_worker(
+        client,
+        task_queue=task_queue,
+        activities=activities,
+        max_cached_workflows=max_cached_workflows,
+    )
     try:
         async with worker:
             yield worker
@@ -119,12 +141,79 @@ async def case_worker(
             await closer.aclose()
 
 
+@asynccontextmanager
+async def running_stack(
+    env: WorkflowEnvironment, simulator: SimulatorAdmin, task_queue: str
+) -> AsyncIterator[CaseStack]:
+    """A worker on ``env`` with a fresh in-memory store; open workflows ended afterwards."""
+    await simulator.reset()
+    store = InMemoryEventStore()
+    async with case_worker(env.client, task_queue, store, simulator.url):
+        stack = CaseStack(env, task_queue, store, simulator)
+        yield stack
+    await end_open_workflows(stack)
+
+
 @pytest_asyncio.fixture
 async def stack(
     time_skipping_env: WorkflowEnvironment, workflow_simulator: SimulatorAdmin, task_queue: str
 ) -> AsyncIterator[CaseStack]:
-    """A worker on the time-skipping server with a fresh in-memory store."""
-    await workflow_simulator.reset()
-    store = InMemoryEventStore()
-    async with case_worker(time_skipping_env.client, task_queue, store, workflow_simulator.url):
-        yield CaseStack(time_skipping_env, task_queue, store, workflow_simulator)
+    """A worker on the shared time-skipping server (for tests that skip no time)."""
+    async with running_stack(time_skipping_env, workflow_simulator, task_queue) as stack:
+        yield stack
+
+
+@pytest_asyncio.fixture
+async def timed_stack(
+    own_time_skipping_env: WorkflowEnvironment, workflow_simulator: SimulatorAdmin, task_queue: str
+) -> AsyncIterator[CaseStack]:
+    """A worker on a time-skipping server of the test's own (for tests that skip time)."""
+    async with running_stack(own_time_skipping_env, workflow_simulator, task_queue) as stack:
+        yield stack
+
+
+async def end_open_workflows(stack: CaseStack) -> None:
+    """Terminate what a test left running: the shared time-skipping server moves time only
+    when no workflow anywhere waits for a worker, and this test's worker is gone."""
+    for case_id in stack.started:
+        ids = [case_id, *(f"{case_id}:consultation-{k}" for k in range(1, 6))]
+        for workflow_id in ids:
+            with contextlib.suppress(RPCError):
+                await stack.client.get_workflow_handle(workflow_id).terminate("test ended")
+
+
+HISTORIES = Path(__file__).resolve().parents[1] / "histories"
+
+
+async def record_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
+    """Write ``handle``'s history to tests/histories/<name>.json when recording is asked for.
+
+    Set ``SAMVERKAN_RECORD_HISTORIES=1`` to (re)record the replay corpus from the scenario
+    tests. Only add new files: a history recorded with older code is what proves that old
+    cases still replay (docs/changing-workflows.md).
+    """
+    if os.environ.get("SAMVERKAN_RECORD_HISTORIES") != "1":
+        return
+    target = HISTORIES / f"{name}.json"
+    if target.exists() and os.environ.get("SAMVERKAN_OVERWRITE_HISTORIES") != "1":
+        return
+    history = await handle.fetch_history()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+
+
+async def assessed_into_investigation(handle: WorkflowHandle[Any, Any]) -> None:
+    """Record a non-acute protection assessment and open an investigation."""
+    await handle.execute_update(
+        "record_protection_assessment",
+        {"acute": False, "reasoning": "No immediate danger.", "decided_by": "officer-1"},
+    )
+    await handle.execute_update(
+        "decide_pre_assessment",
+        {"open_investigation": True, "reasons": "Specific concern.", "decided_by": "officer-1"},
+    )
+
+
+async def stored_types(stack: CaseStack, handle: WorkflowHandle[Any, Any]) -> list[str]:
+    """The event types stored for the case behind ``handle``, in version order."""
+    return [e.type for e in await stack.store.read_case(handle.id.removeprefix("case-"))]

@@ -1,0 +1,52 @@
+"""A worker process for the baselines, with the production worker's settings.
+
+``python -m bench.bare_worker ADDRESS TASK_QUEUE``: the bare workflows and the `noop`
+activity, on the same sandbox (pass-through modules), cache size, activity slots and
+executor as `worker.build_worker`; prints ``ready`` once polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from bench.bare import BARE_WORKFLOWS, noop
+from samverkan.converter import data_converter
+from worker import PASSTHROUGH_MODULES
+
+
+async def main(address: str, task_queue: str) -> None:
+    client = await Client.connect(address, data_converter=data_converter())
+    worker = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=BARE_WORKFLOWS,
+        activities=[noop],
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                *PASSTHROUGH_MODULES, "bench"
+            )
+        ),
+        max_cached_workflows=1000,
+        max_concurrent_activities=100,
+        activity_executor=ThreadPoolExecutor(4),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with worker:
+        print("ready", flush=True)
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2]))

@@ -1,0 +1,131 @@
+"""``python -m bench``: run the benchmarks, write ``bench/results/<date>.json`` and the table
+in ``docs/benchmarks.md``.
+
+``--quick`` is a smoke run (size ×1, small counts, 3 repetitions: a minute or two); the full
+run does sizes ×1, ×4, ×16 and benchmark 5 up to 10,000 cases. ``--only 2,4`` picks
+benchmarks, ``--sizes 1,4`` sizes, ``--reps`` repetitions (at least 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import tempfile
+import time
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+from bench.report import Row, machine_info, update_docs, write_results
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DOCS = ROOT / "docs" / "benchmarks.md"
+ALL = ("2", "3", "1", "4", "6", "5")
+
+#: per benchmark: (unit at size ×1 in a full run, unit in a quick run)
+UNITS = {
+    "1": (2, 2),  # complete cases per repetition
+    "2": (25, 10),  # transactions per writer
+    "3": (25, 10),  # transactions per writer, with the projector following
+    "4": (5, 3),  # histories replayed per repetition
+    "5": (625, 50),  # open cases (×16 = 10,000)
+    "6": (10, 8),  # answers per side per repetition
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: size ×1, small counts")
+    parser.add_argument("--only", default="", help="comma-separated benchmark numbers (1-6)")
+    parser.add_argument("--sizes", default="", help="comma-separated multipliers (default 1,4,16)")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions per side (>= 3)")
+    parser.add_argument("--no-docs", action="store_true", help="do not touch docs/benchmarks.md")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if args.reps < 3:
+        parser.error("--reps must be at least 3: a median of fewer says little")
+    args.only = [b.strip() for b in args.only.split(",") if b.strip()] or list(ALL)
+    unknown = set(args.only) - set(ALL)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    default_sizes = "1" if args.quick else "1,4,16"
+    args.sizes = [(f"×{m}", int(m)) for m in (args.sizes or default_sizes).split(",")]
+    return args
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for name in ("temporalio", "asyncpg", "eventsourcing", "pydantic", "uvicorn", "pgserver"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
+    return found
+
+
+async def run(args: argparse.Namespace) -> list[Row]:
+    from bench import infra
+    from samverkan.logging import configure_logging
+
+    configure_logging(
+        log_format="console", level="WARNING"
+    )  # the simulator and gateway log per call
+    mode = "quick" if args.quick else "full"
+    unit = {b: UNITS[b][1 if args.quick else 0] for b in UNITS}
+    rows: list[Row] = []
+    folder = Path(tempfile.mkdtemp(prefix="samverkan-bench-"))
+    with infra.postgres_server() as server_dsn:
+        if {"2", "3"} & set(args.only):
+            from bench import append
+
+            dsn = await infra.fresh_database(server_dsn)
+            if "2" in args.only:
+                print("bench 2: event store appends", flush=True)
+                rows += await append.bench_append(
+                    dsn, sizes=args.sizes, reps=args.reps, unit_transactions=unit["2"]
+                )
+            if "3" in args.only:
+                print("bench 3: projection lag", flush=True)
+                rows += await append.bench_projection_lag(
+                    dsn, sizes=args.sizes, reps=args.reps, unit_transactions=unit["3"]
+                )
+        temporal_benches = [b for b in args.only if b in {"1", "4", "5", "6"}]
+        if temporal_benches:
+            from bench import cases
+
+            async with cases.CaseBench.running(server_dsn, folder) as bench:
+                for number in temporal_benches:
+                    rows += await bench.run(
+                        number, sizes=args.sizes, reps=args.reps, unit=unit[number], mode=mode
+                    )
+    order = {b: i for i, b in enumerate("123456")}
+    rows.sort(key=lambda r: order[r.bench])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    started = datetime.now().astimezone()
+    t0 = time.perf_counter()
+    rows = asyncio.run(run(args))
+    mode = "quick" if args.quick else "full"
+    path = write_results(
+        rows,
+        machine=machine_info(versions()),
+        started=started,
+        seconds=time.perf_counter() - t0,
+        mode=mode,
+        results_dir=args.results_dir,
+    )
+    print(f"results: {path}")
+    if not args.no_docs:
+        update_docs(DOCS, path)
+        print(f"table: {DOCS}")
+    missed = [r for r in rows if r.met is False]
+    for r in missed:
+        print(
+            f"  target missed: bench {r.bench} {r.what} {r.size}: "
+            f"{r.figure.median:.2f} vs {r.target}",
+            file=sys.stderr,
+        )

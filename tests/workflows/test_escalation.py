@@ -1,0 +1,162 @@
+"""Deadlines and escalation ladders on the time-skipping server: every rung exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from temporalio.testing import WorkflowEnvironment
+
+from cases import DeadlineKind, Policy, compute_deadline, escalation_schedule
+from eventstore import InMemoryEventStore
+from tests.agencies.support import SimulatorAdmin
+from tests.workflows.conftest import (
+    CaseStack,
+    case_worker,
+    end_open_workflows,
+    record_history,
+    stored_types,
+)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, seconds: float = 20) -> None:
+    """Wait (in real time, without skipping) until ``check`` holds."""
+    for _ in range(int(seconds * 10)):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+async def _escalations(stack: CaseStack, case_number: str) -> Counter[tuple[str, int]]:
+    envelopes = await stack.store.read_case(case_number)
+    return Counter(
+        (e.data["deadline_key"], e.data["rung_index"])
+        for e in envelopes
+        if e.type == "EscalationRaised"
+    )
+
+
+async def test_pre_assessment_rungs_fire_once_each_even_when_the_worker_restarts(
+    own_time_skipping_env: WorkflowEnvironment, workflow_simulator: SimulatorAdmin, task_queue: str
+) -> None:
+    env = own_time_skipping_env
+    await workflow_simulator.reset()
+    store = InMemoryEventStore()
+    stack = CaseStack(env, task_queue, store, workflow_simulator)
+    received: datetime = await env.get_current_time()
+    schedule = escalation_schedule(
+        compute_deadline(DeadlineKind.PRE_ASSESSMENT, received, policy=Policy.default()),
+        Policy.default(),
+    )
+    first, last = schedule[0], schedule[-1]
+
+    async with case_worker(
+        env.client, task_queue, store, workflow_simulator.url, max_cached_workflows=0
+    ):
+        handle = await stack.open(received_at=received)
+        case_number = handle.id.removeprefix("case-")
+        await handle.execute_update(
+            "record_protection_assessment",
+            {"acute": False, "reasoning": "Not acute.", "decided_by": "officer-1"},
+        )
+        await env.sleep(first.fire_at - received + timedelta(minutes=1))
+
+        async def first_raised() -> bool:
+            return ("pre_assessment", first.rung_index) in await _escalations(stack, case_number)
+
+        await eventually(first_raised)
+
+    # A new worker, with nothing cached, takes over the case from its history; then the rest
+    # of the ladder comes due and the deadline passes. (The time-skipping server does not
+    # move time while a workflow task waits for a worker, so the restart happens first.)
+    async with case_worker(env.client, task_queue, store, workflow_simulator.url):
+        await env.sleep(last.fire_at - first.fire_at + timedelta(days=1))
+
+        async def breached() -> bool:
+            return "DeadlineBreached" in await stored_types(stack, handle)
+
+        await eventually(breached)
+        raised = await _escalations(stack, case_number)
+        await record_history(handle, "case-pre-assessment-escalated-across-restart")
+
+    await end_open_workflows(stack)
+    pre_assessment = {k: n for k, n in raised.items() if k[0] == "pre_assessment"}
+    assert pre_assessment == {("pre_assessment", r.rung_index): 1 for r in schedule}
+    assert all(n == 1 for n in raised.values())
+    notices = await workflow_simulator.created("notifications")
+    keys = Counter(n["idempotency_key"] for n in notices if case_number in str(n))
+    assert keys and all(n == 1 for n in keys.values())
+    assert (await stored_types(stack, handle)).count("DeadlineBreached") == 1
+
+
+async def test_four_month_investigation_runs_in_seconds_and_breaches_once(
+    timed_stack: CaseStack,
+) -> None:
+    stack = timed_stack
+    handle = await stack.open()
+    await stack.client.get_workflow_handle(handle.id).execute_update(
+        "record_protection_assessment",
+        {"acute": False, "reasoning": "Not acute.", "decided_by": "officer-1"},
+    )
+    await handle.execute_update(
+        "decide_pre_assessment",
+        {"open_investigation": True, "reasons": "Serious.", "decided_by": "officer-1"},
+    )
+    await stack.env.sleep(timedelta(days=130))
+
+    async def investigation_breached() -> bool:
+        envelopes = await stack.store.read_case(handle.id.removeprefix("case-"))
+        return any(
+            e.type == "DeadlineBreached" and e.data["deadline_key"] == "investigation"
+            for e in envelopes
+        )
+
+    await eventually(investigation_breached)
+    summary = await handle.query("summary")
+    assert summary["state"] == "investigation"
+    assert summary["deadlines"]["investigation"]["status"] == "breached"
+    assert summary["overdue_count"] == 1
+    raised = await _escalations(stack, handle.id.removeprefix("case-"))
+    assert raised[("investigation", 0)] == 1  # extension decision due at three months
+    assert raised[("investigation", 1)] == 1  # breach: head of division
+    await handle.execute_update(
+        "conclude_investigation", {"outcome": "intervention", "decided_by": "officer-1"}
+    )
+    await handle.execute_update("close_case", {"reason": "Done.", "decided_by": "officer-1"})
+    assert (await handle.result()).state == "closed"
+    await record_history(handle, "case-investigation-breached")
+
+
+async def test_extension_moves_the_investigation_deadline_and_is_recorded(
+    timed_stack: CaseStack,
+) -> None:
+    stack = timed_stack
+    handle = await stack.open()
+    await handle.execute_update(
+        "record_protection_assessment",
+        {"acute": False, "reasoning": "Not acute.", "decided_by": "officer-1"},
+    )
+    await handle.execute_update(
+        "decide_pre_assessment",
+        {"open_investigation": True, "reasons": "Serious.", "decided_by": "officer-1"},
+    )
+    before = (await handle.query("summary"))["deadlines"]["investigation"]["target"]
+    until = (datetime.fromisoformat(before) + timedelta(days=45)).date()
+    summary = await handle.execute_update(
+        "extend_investigation",
+        {"until": until.isoformat(), "reasons": "Awaiting BUP.", "decided_by": "unit-manager-1"},
+    )
+    assert summary["extension_count"] == 1
+    assert summary["deadlines"]["investigation"]["target"].startswith(until.isoformat())
+    types = await stored_types(stack, handle)
+    assert types.count("InvestigationExtended") == 1
+    assert types[-1] == "DeadlineSet"
+    await handle.execute_update(
+        "conclude_investigation", {"outcome": "no_intervention", "decided_by": "officer-1"}
+    )
+    await handle.execute_update("close_case", {"reason": "Done.", "decided_by": "officer-1"})
+    await handle.result()
+    await record_history(handle, "case-investigation-extended")
