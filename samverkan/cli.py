@@ -28,6 +28,20 @@ gateway.register(app)
 cases_commands.register(app)
 
 
+#: Commands that start parts of a stack take their settings from their own environment.
+_STACK_COMMANDS = {"dev"}
+
+
 def main() -> None:
-    """Entry point of the ``samverkan`` script."""
+    """Entry point of the ``samverkan`` script.
+
+    Outside ``samverkan dev`` itself, unset connection settings default to the local dev
+    stack's (see `samverkan.operator_env`), so commands in a second shell reach it.
+    """
+    import sys
+
+    from samverkan.operator_env import apply_dev_stack_defaults
+
+    if not set(sys.argv[1:2]) & _STACK_COMMANDS:
+        apply_dev_stack_defaults()
     app()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import PayloadCodec
 from temporalio.worker import Replayer
 
 from samverkan.converter import data_converter
@@ -33,13 +34,13 @@ class ReplayOutcome:
         return self.error is None
 
 
-def replayer() -> Replayer:
-    """A replayer configured exactly like the worker."""
+def replayer(codec: PayloadCodec | None = None) -> Replayer:
+    """A replayer configured exactly like the worker (with its codec for encrypted histories)."""
     from worker import workflow_runner
 
     return Replayer(
         workflows=list(WORKFLOWS),
-        data_converter=data_converter(),
+        data_converter=data_converter(codec),
         workflow_runner=workflow_runner(),
     )
 
@@ -67,11 +68,11 @@ def first_divergence(error: BaseException) -> str:
 
 
 async def replay_histories(
-    histories: Iterable[tuple[str, WorkflowHistory]],
+    histories: Iterable[tuple[str, WorkflowHistory]], *, codec: PayloadCodec | None = None
 ) -> list[ReplayOutcome]:
     """Replay each ``(source, history)``; never raises for a divergence, reports it."""
     outcomes = []
-    engine = replayer()
+    engine = replayer(codec)
     for source, history in histories:
         result = await engine.replay_workflow(history, raise_on_replay_failure=False)
         failure = result.replay_failure

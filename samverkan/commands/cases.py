@@ -14,6 +14,8 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
+from samverkan.operator_env import operator_client
+
 cases_app = typer.Typer(help="Open and follow cases (operator shortcuts).", no_args_is_help=True)
 
 
@@ -38,7 +40,6 @@ def open_case(
 
     from cases import OpenCase
     from samverkan.settings import get_settings
-    from samverkan.temporal_client import connect
     from workflows import CaseWorkflow
 
     try:
@@ -53,15 +54,15 @@ def open_case(
 
     async def start() -> str:
         settings = get_settings()
-        client = await connect(settings)
-        handle = await client.start_workflow(
-            CaseWorkflow.run,
-            case,
-            id=f"case-{case.case_number}",
-            task_queue=settings.samverkan_task_queue,
-            static_summary=f"Case {case.case_number} ({case.municipality})",
-        )
-        return handle.id
+        async with operator_client(settings) as client:
+            handle = await client.start_workflow(
+                CaseWorkflow.run,
+                case,
+                id=f"case-{case.case_number}",
+                task_queue=settings.samverkan_task_queue,
+                static_summary=f"Case {case.case_number} ({case.municipality})",
+            )
+            return handle.id
 
     try:
         typer.echo(asyncio.run(start()))
@@ -73,10 +74,9 @@ def open_case(
 
 async def _query(case_number: str, name: str) -> Any:
     from samverkan.settings import get_settings
-    from samverkan.temporal_client import connect
 
-    client = await connect(get_settings())
-    return await client.get_workflow_handle(f"case-{case_number}").query(name)
+    async with operator_client(get_settings()) as client:
+        return await client.get_workflow_handle(f"case-{case_number}").query(name)
 
 
 @cases_app.command()
@@ -101,12 +101,11 @@ def update(
     from temporalio.client import WorkflowUpdateFailedError
 
     from samverkan.settings import get_settings
-    from samverkan.temporal_client import connect
 
     async def send() -> Any:
-        client = await connect(get_settings())
-        handle = client.get_workflow_handle(f"case-{case_number}")
-        return await handle.execute_update(name, _read_json(body))
+        async with operator_client(get_settings()) as client:
+            handle = client.get_workflow_handle(f"case-{case_number}")
+            return await handle.execute_update(name, _read_json(body))
 
     try:
         typer.echo(json.dumps(asyncio.run(send()), indent=2, default=str))

@@ -225,7 +225,6 @@ def verify_command(
 
     from cases import fold, open_envelope
     from samverkan.settings import get_settings
-    from samverkan.temporal_client import connect
 
     async def stored_summary() -> dict[str, Any] | None:
         async with _pool(max_size=1) as pool:
@@ -239,8 +238,10 @@ def verify_command(
         raise _fail(f"The event store has no events for case {case_number}.")
 
     async def running_summary() -> Any:
-        client = await connect(get_settings())
-        return await client.get_workflow_handle(f"case-{case_number}").query("summary")
+        from samverkan.operator_env import operator_client
+
+        async with operator_client(get_settings()) as client:
+            return await client.get_workflow_handle(f"case-{case_number}").query("summary")
 
     try:
         theirs = asyncio.run(running_summary())

@@ -28,21 +28,24 @@ def register(app: typer.Typer) -> None:
         from samverkan import replay as replay_module
 
         async def run() -> list[replay_module.ReplayOutcome]:
+            from samverkan.operator_env import payload_codec
+            from samverkan.settings import get_settings
+            from samverkan.temporal_client import connect
+
             histories = []
             for path in files or []:
                 histories.append((str(path), replay_module.load_history_file(path)))
-            if workflow_id or query:
-                from samverkan.settings import get_settings
-                from samverkan.temporal_client import connect
-
-                client = await connect(get_settings())
-                async for item in replay_module.fetch_histories(
-                    client, workflow_ids=workflow_id, query=query
-                ):
-                    histories.append(item)
-            if not histories:
-                raise typer.BadParameter("give history files, --workflow-id or --query")
-            return await replay_module.replay_histories(histories)
+            settings = get_settings()
+            async with payload_codec(settings) as codec:
+                if workflow_id or query:
+                    client = await connect(settings, codec=codec)
+                    async for item in replay_module.fetch_histories(
+                        client, workflow_ids=workflow_id, query=query
+                    ):
+                        histories.append(item)
+                if not histories:
+                    raise typer.BadParameter("give history files, --workflow-id or --query")
+                return await replay_module.replay_histories(histories, codec=codec)
 
         try:
             outcomes = asyncio.run(run())

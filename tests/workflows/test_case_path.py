@@ -6,7 +6,7 @@ import pytest
 from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
-from tests.workflows.conftest import CaseStack
+from tests.workflows.conftest import CaseStack, record_history
 
 
 async def test_case_moves_through_assessments_into_investigation_and_records_events(
@@ -123,3 +123,42 @@ async def test_declined_case_closes_and_the_workflow_completes(stack: CaseStack)
     assert result.state == "closed"
     types = [e.type for e in await stack.store.read_case(handle.id.removeprefix("case-"))]
     assert "InvestigationDeclined" in types and types[-1] == "CaseClosed"
+    await record_history(handle, "case-declined")
+
+
+async def test_ordinary_case_runs_from_report_to_closing(stack: CaseStack) -> None:
+    handle = await stack.open()
+    await handle.execute_update(
+        "record_protection_assessment",
+        {"acute": False, "reasoning": "Fine.", "decided_by": "officer-1"},
+    )
+    await handle.execute_update(
+        "decide_pre_assessment",
+        {"open_investigation": True, "reasons": "Serious.", "decided_by": "officer-1"},
+    )
+    await handle.signal("add_information", {"source": "school", "information": "Absent twice."})
+    await handle.execute_update(
+        "conclude_investigation", {"outcome": "intervention", "decided_by": "officer-1"}
+    )
+    await handle.execute_update("close_case", {"reason": "Done.", "decided_by": "officer-1"})
+    result = await handle.result()
+    assert result.state == "closed"
+    types = [e.type for e in await stack.store.read_case(handle.id.removeprefix("case-"))]
+    assert types[-1] == "CaseClosed" and "InvestigationConcluded" in types
+    await record_history(handle, "case-ordinary")
+
+
+async def test_acute_report_goes_to_immediate_protection_then_on(stack: CaseStack) -> None:
+    handle = await stack.open(urgent=True)
+    summary = await handle.execute_update(
+        "record_protection_assessment",
+        {"acute": True, "reasoning": "Threat of violence.", "decided_by": "on-call-2"},
+    )
+    assert summary["state"] == "immediate_protection"
+    assert "Protect the child now" in summary["next_expected_action"]
+    summary = await handle.execute_update(
+        "decide_pre_assessment",
+        {"open_investigation": True, "reasons": "Acute risk.", "decided_by": "officer-1"},
+    )
+    assert summary["state"] == "investigation"
+    await record_history(handle, "case-acute")
