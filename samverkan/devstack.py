@@ -213,7 +213,13 @@ class DevStack:
     def _start_postgres(self) -> str:
         if self.settings.database_url:
             return self.settings.database_url
-        import pgserver
+        import warnings
+
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); pgserver
+            # then keeps its lock file under /tmp, which is what we want.
+            warnings.simplefilter("ignore")
+            import pgserver
 
         try:
             self._pg_server = pgserver.get_server(  # type: ignore[attr-defined]
@@ -364,26 +370,29 @@ def _progress(message: str) -> None:
 def banner(endpoints: dict[str, str], example_json: str) -> str:
     """What ``samverkan dev`` prints once the stack is up."""
     address = endpoints["temporal_address"]
+    example = json.loads(example_json)
+    workflow_id = f"case-{example['case_number']}"
     return f"""
 Samverkan dev stack is running.
 
   Temporal Web UI   {endpoints["ui_url"]}
-  Temporal address  {address}  (namespace {endpoints["namespace"]}, task queue {endpoints["task_queue"]})
+  Temporal address  {address}  (namespace {endpoints["namespace"]})
+  Task queue        {endpoints["task_queue"]}
   PostgreSQL        {endpoints["database_url"]}
   Agency gateway    {endpoints["gateway_url"]}  (codec endpoint {endpoints["codec_url"]})
   Agency simulator  {endpoints["simulator_url"]}
   Endpoints file    {endpoints["data_dir"]}/endpoints.json   logs: {endpoints["data_dir"]}/logs/
 
-Start a case from the Web UI: Workflows → Start Workflow; Workflow ID case-2026-0042,
+Start a case from the Web UI: Workflows → Start Workflow; Workflow ID {workflow_id},
 Task Queue {endpoints["task_queue"]}, Workflow Type CaseWorkflow, Input (JSON):
 
 {example_json}
 
-or from a shell:
+or from another shell (payloads are encrypted: the CLI needs the codec endpoint):
 
-  .venv/bin/temporal workflow start --address {address} --type CaseWorkflow \\
-    --task-queue {endpoints["task_queue"]} --workflow-id case-2026-0042 \\
-    --input '{json.dumps(json.loads(example_json))}'
+  export TEMPORAL_ADDRESS={address} TEMPORAL_CODEC_ENDPOINT={endpoints["codec_url"]}
+  .venv/bin/temporal workflow start --type CaseWorkflow --task-queue {endpoints["task_queue"]} \\
+    --workflow-id {workflow_id} --input '{json.dumps(example, ensure_ascii=False)}'
 
 Press Ctrl-C to stop everything.
 """

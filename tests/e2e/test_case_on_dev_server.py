@@ -1,0 +1,157 @@
+"""End to end on the real Temporal dev server: PostgreSQL, encryption, the simulator answering.
+
+The worker is the production composition (`build_worker`) with the encrypting PostgreSQL
+event store and the payload codec; the simulator plays the police and answers with a
+Temporal update, as an agency with its own client would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from activities.agencies import AgencyActivities
+from activities.deadlines import DeadlineActivities
+from activities.eventstore import EventStoreActivities
+from activities.notifications import NotificationActivities
+from cases import OpenCase
+from cases.examples import EXAMPLE_OPEN_CASE
+from eventstore import PostgresEventStore, create_pool, migrate
+from eventstore.encrypted import EncryptingEventStore, PostgresPersonalDataVault
+from gateway import build_codec
+from samverkan.converter import data_converter
+from samverkan.keys import MasterKeys
+from samverkan.replay import replay_histories
+from samverkan.simulator import running_simulator
+from samverkan.simulator_responder import TemporalUpdateResponder
+from tests.agencies.support import directory_for
+from worker import build_worker
+from workflows import CaseWorkflow
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    await migrate(database_url)
+    created = await create_pool(database_url)
+    yield created
+    await created.close()
+
+
+async def _eventually(check, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(seconds * 10)):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+async def test_case_runs_end_to_end_encrypted_and_replays(
+    local_env: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
+) -> None:
+    codec = build_codec(
+        pool, namespace="default", master_keys=MasterKeys.parse(MasterKeys.generate_entry("t1"))
+    )
+    config = local_env.client.config()
+    config["data_converter"] = data_converter(codec)
+    client = Client(**config)
+    store = EncryptingEventStore(
+        PostgresEventStore(pool), keys=codec.keys, vault=PostgresPersonalDataVault(pool)
+    )
+    responder = TemporalUpdateResponder(client=client)
+    async with running_simulator(responder=responder) as simulator_url:
+        agencies = AgencyActivities(directory_for(simulator_url))
+        notifications = NotificationActivities(f"{simulator_url}/notifications")
+        events = EventStoreActivities(store)
+        deadlines = DeadlineActivities()
+        worker = build_worker(
+            client,
+            task_queue=task_queue,
+            activities=[
+                events.append_events,
+                events.read_case_events,
+                *agencies.activities(),
+                notifications.notify_escalation,
+                deadlines.load_policy,
+                deadlines.compute_deadline,
+            ],
+        )
+        async with worker:
+            case_number = f"E2E-{uuid.uuid4().hex[:8]}"
+            data = dict(EXAMPLE_OPEN_CASE, case_number=case_number)
+            data["received_at"] = datetime.now(UTC).isoformat()
+            handle = await client.start_workflow(
+                CaseWorkflow.run,
+                OpenCase.model_validate(data),
+                id=f"case-{case_number}",
+                task_queue=task_queue,
+            )
+            await handle.execute_update(
+                "record_protection_assessment",
+                {"acute": False, "reasoning": "No danger.", "decided_by": "officer-1"},
+            )
+            await handle.execute_update(
+                "decide_pre_assessment",
+                {"open_investigation": True, "reasons": "Serious.", "decided_by": "officer-1"},
+            )
+            await handle.execute_update(
+                "request_consultation",
+                {
+                    "agency": "police",
+                    "legal_basis": "osl_10_18a",
+                    "questions": "Known in SSPF?",
+                    "requested_by": "officer-1",
+                },
+            )
+
+            async def answered() -> bool:
+                rows = await pool.fetch("SELECT type FROM events WHERE case_id = $1", case_number)
+                return any(r["type"] == "ConsultationAnswered" for r in rows)
+
+            await _eventually(answered)
+
+            async def listed() -> bool:
+                found = [
+                    w.id
+                    async for w in client.list_workflows(
+                        f"CaseState='investigation' AND WorkflowId='case-{case_number}'"
+                    )
+                ]
+                return found == [f"case-{case_number}"]
+
+            await _eventually(listed)
+            summary = await handle.query("summary")
+            rows = await pool.fetch(
+                "SELECT version, type, data::text AS data FROM events WHERE case_id = $1 "
+                "ORDER BY version",
+                case_number,
+            )
+            history = await handle.fetch_history()
+        await agencies.aclose()
+        await notifications.aclose()
+
+    assert summary["state"] == "investigation"
+    assert summary["version"] == len(rows)
+    assert [r["version"] for r in rows] == list(range(1, len(rows) + 1))
+    stored = " ".join(r["data"] for r in rows)
+    raw_history = history.to_json()
+    for personal in ("Testperson", "20120315-0004", "propaganda"):
+        assert personal not in stored, "personal data in plain text in PostgreSQL"
+        assert personal not in raw_history, "personal data in plain text in Temporal history"
+    [outcome] = await replay_histories([("server", history)], codec=codec)
+    assert outcome.ok, outcome.error
+    decrypted = [e.type for e in await store.read_case(case_number)]
+    assert decrypted[0] == "ReportReceived"
+    first = (await store.read_case(case_number))[0]
+    assert first.data["subject"]["name"] == "Testperson Exempelsson"
+    assert json.dumps(first.data)  # decrypts back to plain JSON for those entitled to it
