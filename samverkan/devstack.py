@@ -191,6 +191,10 @@ class DevStack:
             "simulator_url": simulator_url,
             "gateway_url": gateway_url,
             "codec_url": codec_url,
+            # What `temporal --codec-auth` takes. Empty in dev: the endpoint listens on
+            # loopback only and the Web UI has no sign-on to send a token; production sets
+            # SAMVERKAN_CODEC_TOKEN and operators pass "Bearer <token>".
+            "codec_auth": "",
             "data_dir": str(self.data_dir),
         }
         (self.data_dir / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")

@@ -86,11 +86,18 @@ class CaseWorkflow:
         self._inbox: list[dict[str, Any]] = list(carried.inbox) if carried else []
         # The opening is decided now so that updates arriving with the start are validated
         # against the opened case; `run` records it before any handler may act.
-        self._opening = [] if carried else cases.decide(None, case, now=workflow.now())
+        self._opening = [] if carried else self._open(case)
         self._opened = carried is not None
         self._lock = asyncio.Lock()
         self._changed = False
         self._upserted: dict[str, Any] = {}
+
+    @staticmethod
+    def _open(case: OpenCase) -> list[DomainEvent]:
+        try:
+            return cases.decide(None, case, now=workflow.now())
+        except Rejected as exc:
+            raise rejection(exc) from None
 
     # -- the run --------------------------------------------------------------------------
 
@@ -240,8 +247,8 @@ class CaseWorkflow:
         description="Where the case stands: state, deadlines, open consultations, next action. No personal data.",
     )
     def summary(self) -> dict[str, Any]:
-        if self._state is None:
-            return {"state": "opening"}
+        if self._state is None:  # the opening is being recorded; deadlines come next
+            return cases.fold(self._opening).to_summary(now=workflow.now())
         return self._state.to_summary(now=workflow.now())
 
     @workflow.query(name="timeline", description="Every event of the case, without personal data.")

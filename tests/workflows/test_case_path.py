@@ -162,3 +162,35 @@ async def test_acute_report_goes_to_immediate_protection_then_on(stack: CaseStac
     )
     assert summary["state"] == "investigation"
     await record_history(handle, "case-acute")
+
+
+async def test_web_ui_sees_every_handler_described_and_current_details(stack: CaseStack) -> None:
+    handle = await stack.open()
+    await handle.execute_update(
+        "record_protection_assessment",
+        {"acute": False, "reasoning": "Fine.", "decided_by": "officer-1"},
+    )
+    metadata = await handle.query("__temporal_workflow_metadata")
+    definition = metadata.definition
+    handlers = [
+        *definition.update_definitions,
+        *definition.signal_definitions,
+        *definition.query_definitions,
+    ]
+    described = {h.name: h.description for h in handlers}
+    for name in (
+        "record_protection_assessment",
+        "decide_pre_assessment",
+        "request_consultation",
+        "extend_investigation",
+        "conclude_investigation",
+        "close_case",
+        "add_information",
+        "consent_changed",
+        "summary",
+        "timeline",
+    ):
+        assert described.get(name), f"{name} has no description"
+    details = metadata.current_details
+    assert "Pre-assessment" in details and "Next:" in details
+    assert "Testperson" not in details and "20120315" not in details

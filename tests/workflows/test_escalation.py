@@ -160,3 +160,31 @@ async def test_extension_moves_the_investigation_deadline_and_is_recorded(
     await handle.execute_update("close_case", {"reason": "Done.", "decided_by": "officer-1"})
     await handle.result()
     await record_history(handle, "case-investigation-extended")
+
+
+async def test_deadline_over_christmas_moves_legal_latest_not_target_and_says_why(
+    stack: CaseStack,
+) -> None:
+    from cases import STOCKHOLM
+
+    received = datetime(2025, 12, 10, 10, 0, tzinfo=STOCKHOLM)
+    handle = await stack.open(received_at=received)
+
+    async def deadlines_set() -> bool:
+        return "pre_assessment" in (await handle.query("summary")).get("deadlines", {})
+
+    await eventually(deadlines_set)
+    pre = (await handle.query("summary"))["deadlines"]["pre_assessment"]
+    assert pre["target"].startswith("2025-12-24")  # Christmas Eve: protective date kept
+    assert pre["legal_latest"].startswith("2025-12-29")  # first working day after
+    assert any("Juldagen" in reason for reason in pre["moved_because"])
+    # The report came long ago: the ladder has already run and the breach is recorded once.
+    await eventually(lambda: _breached(stack, handle.id.removeprefix("case-")))
+
+
+async def _breached(stack: CaseStack, case_number: str) -> bool:
+    envelopes = await stack.store.read_case(case_number)
+    return [e.data["deadline_key"] for e in envelopes if e.type == "DeadlineBreached"] == [
+        "protection_assessment",
+        "pre_assessment",
+    ]
