@@ -36,7 +36,7 @@ import asyncpg
 from cases import Envelope, Subject
 from cases.envelope import event_types
 
-from .store import AppendResult, EventStore, RecordedEvent, check_batch
+from .store import AppendResult, EventStore, RecordedEvent, check_batch, check_readable
 
 REDACTED = "[redacted]"
 #: The marker of a personal field whose value is a structured model.
@@ -180,11 +180,22 @@ class EncryptingEventStore:
         return self._inner
 
     async def append(
-        self, case_id: str, expected_version: int, envelopes: Sequence[Envelope]
+        self,
+        case_id: str,
+        expected_version: int,
+        envelopes: Sequence[Envelope],
+        *,
+        validated: bool = False,
     ) -> AppendResult:
-        """Validate the plain batch, store it redacted, then its sealed personal fields."""
-        check_batch(case_id, expected_version, envelopes)
+        """Validate the plain batch, store it redacted, then its sealed personal fields.
+
+        Each envelope is read as a domain event once: the plain batch here, and of the
+        redacted batch only the envelopes whose fields were replaced by markers; the inner
+        store is told the batch is validated.
+        """
+        check_batch(case_id, expected_version, envelopes, read_events=not validated)
         redacted: list[Envelope] = []
+        changed: list[Envelope] = []
         sealed: list[SealedField] = []
         key = None
         for envelope in envelopes:
@@ -210,7 +221,9 @@ class EncryptingEventStore:
                 )
                 data[field] = _placeholder(envelope.type, field)
             redacted.append(envelope.model_copy(update={"data": data}))
-        result = await self._inner.append(case_id, expected_version, redacted)
+            changed.append(redacted[-1])
+        check_readable(case_id, changed)  # the markers must read as valid events too
+        result = await self._inner.append(case_id, expected_version, redacted, validated=True)
         await self._vault.put(sealed)
         return result
 

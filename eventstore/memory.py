@@ -27,10 +27,15 @@ class InMemoryEventStore:
         self._lock = asyncio.Lock()
 
     async def append(
-        self, case_id: str, expected_version: int, envelopes: Sequence[Envelope]
+        self,
+        case_id: str,
+        expected_version: int,
+        envelopes: Sequence[Envelope],
+        *,
+        validated: bool = False,
     ) -> AppendResult:
         """Append ``envelopes`` to a case at ``expected_version``; see `EventStore.append`."""
-        check_batch(case_id, expected_version, envelopes)
+        check_batch(case_id, expected_version, envelopes, read_events=not validated)
         async with self._lock:
             recorded = [
                 self._by_event_id[e.event_id] for e in envelopes if e.event_id in self._by_event_id

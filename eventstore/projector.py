@@ -1,20 +1,27 @@
 """`Projector`: keeps the projections (read models) up to date, rebuilds them, reports lag.
 
 Each projection has a checkpoint row in ``projection_checkpoints``. A batch runs in one
-transaction: lock the checkpoint row (``FOR UPDATE``, so two projectors never process the
-same projection at once), read the next events after it (the store's order has no holes,
-see `eventstore.postgres`), fold each through `cases.apply`, write the rows, move the
-checkpoint, commit. The state a case had before the batch is folded from its earlier
-events (or taken from an in-memory cache of folded states, keyed by case and version:
-events never change, so a cached state never goes stale). Folded states are never stored,
-so no personal data is copied out of the events table. A crash
-anywhere leaves rows and checkpoint together, and the next batch starts where it ends.
+transaction: lock the checkpoint rows (``FOR UPDATE SKIP LOCKED``, so two projectors never
+process the same projection at once, and a projection being rebuilt does not hold up the
+others), read the next events after the lowest checkpoint (the store's order has no holes,
+see `eventstore.postgres`), open and fold each event **once** through `cases.apply` for
+every projection that stands at that checkpoint, let each projection state its rows
+(`Writes`: a case's rows are stated by its last event in the batch), write them with one
+``executemany`` per statement, move the checkpoints, commit. Projections at different
+checkpoints (one just rebuilt, say) run in separate batches until they meet. The state a
+case had before the batch is folded from its earlier events (one query for all such cases)
+or taken from an in-memory cache of folded states, keyed by case and version: events never
+change, so a cached state never goes stale. Folded states are never stored, so no personal
+data is copied out of the events table. A crash anywhere leaves rows and checkpoints
+together, and the next batch starts where they end.
 
-`run` catches up, then follows live: every append ``NOTIFY``s ``samverkan_events``; the
-projector ``LISTEN``s and also polls every ``poll_interval`` seconds, so a lost notification
-or a lost listening connection only delays it. An event a projection cannot read (an
-unknown type, a schema version from the future) stops that projection with a
-`ProjectionError` naming the position: skipping it would leave a hole in the read model.
+`run` catches up in batches of ``batch_size``, then follows live in batches of at most
+``live_batch_size`` (an event's lag includes its whole batch, so smaller is sooner): every
+append ``NOTIFY``s ``samverkan_events``; the projector ``LISTEN``s and also polls every
+``poll_interval`` seconds, so a lost notification or a lost listening connection only
+delays it. An event a projection cannot read (an unknown type, a schema version from the
+future) stops the projections of its batch with a `ProjectionError` naming the position:
+skipping it would leave a hole in the read model.
 
 `rebuild` empties a projection and replays every event in one transaction, so readers see
 the old rows until the new ones commit (cost: one long transaction while it runs).
@@ -40,7 +47,7 @@ from cases import CaseState, DomainEvent, Envelope, EventRejected, apply, open_e
 from .errors import EventStoreError
 from .postgres import _READ_ALL, NOTIFY_CHANNEL, recorded_from_row
 from .projections import default_projections
-from .projections.base import Change, Connection, Projection
+from .projections.base import Change, Connection, Projection, Writes
 from .store import RecordedEvent
 
 log = logging.getLogger(__name__)
@@ -67,13 +74,21 @@ class ProjectionStatus:
     updated_at: datetime | None
 
 
-_CASE_BEFORE = (
-    "SELECT type, schema_version, data::text AS data, event_id, case_id, version, occurred_at,"
-    " actor FROM events WHERE case_id = $1 AND version < $2 ORDER BY version"
-)
+_CASES_BEFORE = """
+SELECT e.type, e.schema_version, e.data::text AS data, e.event_id, e.case_id, e.version,
+       e.occurred_at, e.actor
+FROM unnest($1::text[], $2::int[]) AS w(case_id, version)
+JOIN events e ON e.case_id = w.case_id AND e.version < w.version
+ORDER BY e.case_id, e.version
+"""
 _LOCK_CHECKPOINT = "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE"
-_MOVE_CHECKPOINT = (
-    "UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1"
+_LOCK_CHECKPOINTS = """
+SELECT name, position FROM projection_checkpoints WHERE name = ANY($1::text[])
+ORDER BY name FOR UPDATE SKIP LOCKED
+"""
+_MOVE_CHECKPOINTS = (
+    "UPDATE projection_checkpoints SET position = $2, updated_at = now()"
+    " WHERE name = ANY($1::text[])"
 )
 _ENSURE_CHECKPOINTS = (
     "INSERT INTO projection_checkpoints (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING"
@@ -94,13 +109,15 @@ class Projector:
         projections: Sequence[Projection] | None = None,
         *,
         batch_size: int = 500,
+        live_batch_size: int = 100,
         poll_interval: float = 2.0,
         channel: str | None = NOTIFY_CHANNEL,
     ) -> None:
         """Run ``projections`` (default: all) on ``pool``.
 
         Args:
-            batch_size: events per transaction.
+            batch_size: events per transaction while catching up and rebuilding.
+            live_batch_size: events per transaction while `run` follows live.
             poll_interval: seconds between polls when no notification arrives.
             channel: the channel appends notify; ``None`` polls only.
         """
@@ -108,6 +125,8 @@ class Projector:
         chosen = list(projections) if projections is not None else default_projections()
         self._projections = {p.name: p for p in chosen}
         self._batch_size = batch_size
+        self._live_batch_size = live_batch_size
+        self._limit = batch_size
         self._poll_interval = poll_interval
         self._checkpoints_ready = False
         self._cache = FoldCache()
@@ -132,24 +151,33 @@ class Projector:
             self._checkpoints_ready = True
 
     async def catch_up(self) -> int:
-        """Process every event committed so far, for every projection; returns how many."""
+        """Process every event committed so far, for every projection; returns how many.
+
+        The count is of (projection, event) pairs: four projections over ten events is 40.
+        """
         await self._ensure_checkpoints()
         total = 0
-        for projection in self._projections.values():
-            while processed := await self._next_batch(projection):
-                total += processed
+        while processed := await self._next_batch(list(self._projections.values())):
+            total += processed
         return total
 
-    async def _next_batch(self, projection: Projection) -> int:
+    async def _next_batch(self, projections: Sequence[Projection]) -> int:
+        """One batch for those of ``projections`` at the lowest checkpoint; (projection,
+        event) pairs processed, 0 when all are at the head (or held by another projector)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            position: int = await conn.fetchval(_LOCK_CHECKPOINT, projection.name)
-            rows = await conn.fetch(_READ_ALL, position, self._batch_size)
+            locked = await conn.fetch(_LOCK_CHECKPOINTS, [p.name for p in projections])
+            if not locked:
+                return 0
+            position: int = min(r["position"] for r in locked)
+            at = {r["name"] for r in locked if r["position"] == position}
+            group = [p for p in projections if p.name in at]
+            rows = await conn.fetch(_READ_ALL, position, self._limit)
             if not rows:
                 return 0
             recorded = [recorded_from_row(r) for r in rows]
-            await _project_batch(conn, projection, recorded, self._cache)
-            await conn.execute(_MOVE_CHECKPOINT, projection.name, recorded[-1].position)
-            return len(recorded)
+            await _project_batch(conn, group, recorded, self._cache)
+            await conn.execute(_MOVE_CHECKPOINTS, [p.name for p in group], recorded[-1].position)
+            return len(recorded) * len(group)
 
     async def rebuild(self, name: str, progress: Progress | None = None) -> int:
         """Empty projection ``name`` and replay every event into it; returns how many.
@@ -169,12 +197,12 @@ class Projector:
                 progress(0, total)
             while rows := await conn.fetch(_READ_ALL, position, self._batch_size):
                 recorded = [recorded_from_row(r) for r in rows]
-                await _project_batch(conn, projection, recorded, self._cache)
+                await _project_batch(conn, [projection], recorded, self._cache)
                 done += len(recorded)
                 position = recorded[-1].position
                 if progress is not None:
                     progress(done, max(total, done))
-            await conn.execute(_MOVE_CHECKPOINT, name, position)
+            await conn.execute(_MOVE_CHECKPOINTS, [name], position)
         log.info("projection rebuilt", extra={"projection": name, "events": done})
         return done
 
@@ -208,6 +236,9 @@ class Projector:
                     listener = await self._listen(listener, on_notify)
                 wake.clear()
                 await self.catch_up()
+                self._limit = self._live_batch_size  # caught up once: now follow in small steps
+                if wake.is_set():
+                    continue  # events arrived while catching up: no need to wait
                 waiters = {asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())}
                 _, pending = await asyncio.wait(
                     waiters, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED
@@ -215,6 +246,7 @@ class Projector:
                 for waiter in pending:
                     waiter.cancel()
         finally:
+            self._limit = self._batch_size
             if listener is not None:
                 await self._release(listener, on_notify)
 
@@ -266,17 +298,27 @@ class FoldCache:
             self._states.popitem(last=False)
 
 
-async def _state_before(
-    conn: Connection, case_id: str, version: int, cache: FoldCache, projection: str
-) -> CaseState | None:
-    """The case's state after ``version - 1`` (None before its first event)."""
-    if version <= 1:
-        return None
-    cached = cache.get(case_id, version - 1)
-    if cached is not None:
-        return cached
-    state: CaseState | None = None
-    for row in await conn.fetch(_CASE_BEFORE, case_id, version):
+async def _states_before(
+    conn: Connection, first: dict[str, int], cache: FoldCache, label: str
+) -> dict[str, CaseState | None]:
+    """Each case's state before version ``first[case]`` (None before its first event).
+
+    Cached states are used as they are; the others are folded from one query for all.
+    """
+    states: dict[str, CaseState | None] = {}
+    missing: dict[str, int] = {}
+    for case_id, version in first.items():
+        if version <= 1:
+            states[case_id] = None
+        elif (cached := cache.get(case_id, version - 1)) is not None:
+            states[case_id] = cached
+        else:
+            missing[case_id] = version
+    if not missing:
+        return states
+    folded: dict[str, CaseState | None] = dict.fromkeys(missing)
+    rows = await conn.fetch(_CASES_BEFORE, list(missing), list(missing.values()))
+    for row in rows:
         envelope = Envelope(
             event_id=row["event_id"],
             case_id=row["case_id"],
@@ -287,14 +329,18 @@ async def _state_before(
             actor=row["actor"],
             data=json.loads(row["data"]),
         )
-        state = _fold_one(projection, state, envelope, position=None)
-    if state is None or state.version != version - 1:
-        raise ProjectionError(
-            f"projection {projection}: case {case_id} has no complete history before "
-            f"version {version}"
-        )
-    cache.put(case_id, version - 1, state)
-    return state
+        case_id = envelope.case_id
+        folded[case_id] = _fold_one(label, folded[case_id], envelope, position=None)
+    for case_id, version in missing.items():
+        state = folded[case_id]
+        if state is None or state.version != version - 1:
+            raise ProjectionError(
+                f"projection {label}: case {case_id} has no complete history before "
+                f"version {version}"
+            )
+        cache.put(case_id, version - 1, state)
+        states[case_id] = state
+    return states
 
 
 def _open(projection: str, envelope: Envelope, position: int | None) -> DomainEvent:
@@ -325,32 +371,46 @@ def _fold_one(
 
 
 async def _project_batch(
-    conn: Connection, projection: Projection, recorded: Sequence[RecordedEvent], cache: FoldCache
+    conn: Connection,
+    projections: Sequence[Projection],
+    recorded: Sequence[RecordedEvent],
+    cache: FoldCache,
 ) -> None:
-    """Fold and project ``recorded`` (in global order) on ``conn``."""
+    """Open and fold ``recorded`` (in global order) once, project it into every one of
+    ``projections`` and write their rows on ``conn``."""
+    label = ", ".join(p.name for p in projections)
+    folds = any(p.folds for p in projections)
     states: dict[str, CaseState | None] = {}
+    if folds:
+        first: dict[str, int] = {}
+        for item in recorded:
+            first.setdefault(item.envelope.case_id, item.envelope.version)
+        states = await _states_before(conn, first, cache, label)
+    changes: list[Change] = []
     for item in recorded:
         envelope = item.envelope
-        case_id = envelope.case_id
-        if not projection.folds:
-            event = _open(projection.name, envelope, item.position)
-            await projection.project(conn, Change(item, event, None, None))
+        event = _open(label, envelope, item.position)
+        if not folds:
+            changes.append(Change(item, event, None, None))
             continue
-        if case_id not in states:
-            base = await _state_before(conn, case_id, envelope.version, cache, projection.name)
-            states[case_id] = base
-            if base is not None:
-                cache.put(case_id, base.version, base)
+        case_id = envelope.case_id
         before = states[case_id]
         if envelope.version != (before.version if before is not None else 0) + 1:
             raise ProjectionError(
-                f"projection {projection.name} stopped at position {item.position}: case "
+                f"projection {label} stopped at position {item.position}: case "
                 f"{case_id} version {envelope.version} is out of sequence"
             )
-        event = _open(projection.name, envelope, item.position)
-        after = _fold_one(projection.name, before, envelope, item.position, event)
+        after = _fold_one(label, before, envelope, item.position, event)
         states[case_id] = after
-        await projection.project(conn, Change(item, event, before, after))
+        changes.append(Change(item, event, before, after))
+    for projection in projections:
+        writes = Writes()
+        for change in changes:
+            if projection.folds:
+                await projection.project(writes, change)
+            else:
+                await projection.project(writes, Change(change.recorded, change.event, None, None))
+        await writes.flush(conn)
     for case_id, state in states.items():
         if state is not None:
             cache.put(case_id, state.version, state)

@@ -54,9 +54,18 @@ class EventStore(Protocol):
     """Append-only store of case events with optimistic concurrency and a gap-free global order."""
 
     async def append(
-        self, case_id: str, expected_version: int, envelopes: Sequence[Envelope]
+        self,
+        case_id: str,
+        expected_version: int,
+        envelopes: Sequence[Envelope],
+        *,
+        validated: bool = False,
     ) -> AppendResult:
         """Append ``envelopes`` to a case that is at ``expected_version`` (0 for a new case).
+
+        ``validated=True`` says the caller has just read every one of these envelopes with
+        `cases.open_envelope` (as `EncryptingEventStore` does); the store then skips only
+        that reading, never the batch's structural checks.
 
         Raises:
             WrongExpectedVersion: the case is at another version.
@@ -82,8 +91,18 @@ class EventStore(Protocol):
         ...
 
 
-def check_batch(case_id: str, expected_version: int, envelopes: Sequence[Envelope]) -> None:
-    """Refuse an inconsistent batch or an envelope that cannot be read; pure, writes nothing."""
+def check_batch(
+    case_id: str,
+    expected_version: int,
+    envelopes: Sequence[Envelope],
+    *,
+    read_events: bool = True,
+) -> None:
+    """Refuse an inconsistent batch or an envelope that cannot be read; pure, writes nothing.
+
+    ``read_events=False`` skips reading the envelopes as domain events, for a caller that
+    has just done so (`check_readable`); the structural checks always run.
+    """
     if expected_version < 0:
         raise InvalidAppend(f"case {case_id}: expected version must be 0 or more")
     if not envelopes:
@@ -103,6 +122,13 @@ def check_batch(case_id: str, expected_version: int, envelopes: Sequence[Envelop
         if envelope.event_id in seen:
             raise InvalidAppend(f"case {case_id}: event id at version {want} appears twice")
         seen.add(envelope.event_id)
+    if read_events:
+        check_readable(case_id, envelopes)
+
+
+def check_readable(case_id: str, envelopes: Sequence[Envelope]) -> None:
+    """Refuse an envelope that cannot be read as a current domain event (`EventRejected`)."""
+    for envelope in envelopes:
         try:
             open_envelope(envelope)
         except EventRejected as exc:

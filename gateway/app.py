@@ -2,9 +2,15 @@
 
 Every /v1 call runs the same steps (`_AgencyCall`): authenticate (API key, or the identity a
 trusted mTLS proxy puts in a header), rate-limit per agency, read the body up to the limit,
-validate it, check the consultation is the caller's (404 otherwise, the same as unknown),
-replay the first result of a known ``Idempotency-Key``, act (update or signal), remember the
-result, and write one audit row. Responses and audit rows never carry request text.
+validate it, replay the first result of a known ``Idempotency-Key``, act (update or
+signal), then remember the result and write the audit row in one statement. Another
+agency's consultation is a 404, the same as an unknown one: the updates' validators refuse
+a wrong agency first (``wrong_agency``), and the information signal, which has no
+validator, asks the workflow's ``status`` first (`Consultations.check_owner`). Responses
+and audit rows never carry request text.
+
+Round trips of an answer with an Idempotency-Key: the key lookup (PostgreSQL) when a key is
+given, the update (Temporal), the result and audit row (PostgreSQL); plus authentication.
 """
 
 from __future__ import annotations
@@ -109,6 +115,8 @@ class _AgencyCall:
         self.limiter = limiter
         self.request_id = uuid.uuid4().hex
         self.outcome = "ok"
+        self.keep: tuple[str, IdempotentResult] | None = None
+        """Idempotency-Key and result to remember, written with the audit row."""
 
     async def authenticate(self, request: Request) -> Agency:
         header = self.deps.settings.samverkan_gateway_identity_header
@@ -205,7 +213,11 @@ def create_app(deps: GatewayDeps) -> Starlette:
                 request_id=call.request_id,
             )
             try:
-                await deps.records.audit(entry)
+                if call.keep is None:
+                    await deps.records.audit(entry)
+                else:
+                    kept = await deps.records.audit_and_remember(entry, *call.keep)
+                    status, body = kept.status, kept.body
             except Exception as exc:  # an unaudited call must not succeed silently
                 log.error("gateway.audit_failed", error_type=type(exc).__name__)
                 status, body = 503, {"error": "unavailable", "request_id": call.request_id}
@@ -253,7 +265,6 @@ def create_app(deps: GatewayDeps) -> Starlette:
                     call.outcome = "idempotent_replay"
                     return first.status, first.body
             try:
-                await deps.consultations.check_owner(consultation_id, agency)
                 update_id = f"gw-{agency.value}-{key}" if key else f"gw-{uuid.uuid4().hex}"
                 status, result = await act(consultation_id, agency, body, update_id)
             except ConsultationNotFound:
@@ -269,34 +280,36 @@ def create_app(deps: GatewayDeps) -> Starlette:
                 }
             else:
                 response = {"consultation_id": consultation_id, "result": result}
-            if key is not None:
-                kept = await deps.records.remember(
-                    agency.value,
-                    key,
-                    IdempotentResult(route_name, consultation_id, status, response),
-                )
-                return kept.status, kept.body
+            if key is not None:  # kept with the audit row (agency_route)
+                call.keep = (key, IdempotentResult(route_name, consultation_id, status, response))
             return status, response
 
         return handler
 
     async def acknowledge(cid: str, agency: Agency, _: BaseModel, uid: str) -> tuple[int, str]:
         command = AcknowledgeConsultation(agency=agency, consultation_id=cid)
-        return 200, await deps.consultations.update(cid, "acknowledge", command, update_id=uid)
+        return 200, await deps.consultations.update(
+            cid, "acknowledge", command, agency=agency, update_id=uid
+        )
 
     async def answer(cid: str, agency: Agency, body: BaseModel, uid: str) -> tuple[int, str]:
         body = _as(body, AnswerBody)
         command = AnswerConsultation(agency=agency, answer=body.answer, consultation_id=cid)
-        return 200, await deps.consultations.update(cid, "answer", command, update_id=uid)
+        return 200, await deps.consultations.update(
+            cid, "answer", command, agency=agency, update_id=uid
+        )
 
     async def decline(cid: str, agency: Agency, body: BaseModel, uid: str) -> tuple[int, str]:
         body = _as(body, DeclineBody)
         command = DeclineConsultation(agency=agency, reason=body.reason, consultation_id=cid)
-        return 200, await deps.consultations.update(cid, "decline", command, update_id=uid)
+        return 200, await deps.consultations.update(
+            cid, "decline", command, agency=agency, update_id=uid
+        )
 
     async def information(cid: str, agency: Agency, body: BaseModel, _: str) -> tuple[int, str]:
         body = _as(body, InformationBody)
         notice = AddInformation(source=f"agency:{agency.value}", information=body.information)
+        await deps.consultations.check_owner(cid, agency)  # a signal has no validator
         await deps.consultations.signal_case(cid, "add_information", notice)
         return 202, "accepted"
 

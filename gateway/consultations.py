@@ -1,10 +1,14 @@
 """What the gateway asks of Temporal and of the read model, behind one small class.
 
-Ownership is checked by the consultation workflow's ``status`` query (the workflow is the
-truth; the ``open_consultations`` projection may lag and forgets ended consultations, which
-would turn a second answer's 409 into a 404). Acknowledge, answer and decline are the
-workflow's validated updates; new information is the case workflow's ``add_information``
-signal.
+The consultation workflow is the truth about ownership (the ``open_consultations``
+projection may lag and forgets ended consultations, which would turn a second answer's 409
+into a 404). Acknowledge, answer and decline are the workflow's validated updates, and
+their validators check the agency before anything else (``wrong_agency``, mapped to
+`ConsultationNotFound`), so an update needs no ownership query of its own: one round trip
+to Temporal. Only when the workflow has ended (the server refuses the update) does
+`Consultations.update` ask the ``status`` query, and it tells the outcome only to the
+consultation's own agency. New information is the case workflow's ``add_information``
+signal, which has no validator: `check_owner` asks the ``status`` query first.
 """
 
 from __future__ import annotations
@@ -69,13 +73,21 @@ class Consultations:
             raise ConsultationNotFound
 
     async def update(
-        self, consultation_id: str, name: str, command: BaseModel, *, update_id: str
+        self,
+        consultation_id: str,
+        name: str,
+        command: BaseModel,
+        *,
+        agency: Agency,
+        update_id: str,
     ) -> str:
-        """Run update ``name`` with ``command``; the update's result.
+        """Run update ``name`` with ``command`` (which carries ``agency``); the update's result.
 
         Raises:
-            Refused: the validator rejected it. ConsultationNotFound: no such workflow.
+            Refused: the validator rejected it. ConsultationNotFound: no such workflow, or
+                another agency's (never told apart).
         """
+        case_workflow_id(consultation_id)
         handle = self._client.get_workflow_handle(consultation_id)
         try:
             result = await handle.execute_update(name, command, id=update_id, result_type=str)
@@ -90,18 +102,20 @@ class Consultations:
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 # A consultation that has ended refuses updates at the server, not its validator.
-                raise await self._ended(consultation_id) from None
+                raise await self._ended(consultation_id, agency) from None
             raise
         return str(result)
 
-    async def _ended(self, consultation_id: str) -> Exception:
+    async def _ended(self, consultation_id: str, agency: Agency) -> Exception:
         try:
             status = await self._client.get_workflow_handle(consultation_id).query(
                 "status", result_type=dict
             )
         except RPCError:
             return ConsultationNotFound()
-        outcome = status.get("outcome") if isinstance(status, dict) else None
+        if not isinstance(status, dict) or status.get("agency") != agency.value:
+            return ConsultationNotFound()  # another agency's: it must not learn the outcome
+        outcome = status.get("outcome")
         return Refused(f"already_{outcome}") if outcome else ConsultationNotFound()
 
     async def signal_case(self, consultation_id: str, name: str, payload: BaseModel) -> None:

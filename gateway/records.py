@@ -36,6 +36,26 @@ class IdempotentResult:
     body: dict[str, Any]
 
 
+_AUDIT_AND_REMEMBER = """
+WITH kept AS (
+    INSERT INTO idempotency_records (agency, idempotency_key, route, consultation_id, status, body)
+    VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+    ON CONFLICT DO NOTHING
+    RETURNING route, consultation_id, status, body::text AS body
+), earlier AS (
+    SELECT route, consultation_id, status, body::text AS body FROM idempotency_records
+    WHERE agency = $1 AND idempotency_key = $2 AND NOT EXISTS (SELECT FROM kept)
+), answer AS (
+    SELECT * FROM kept UNION ALL SELECT * FROM earlier
+), audited AS (
+    INSERT INTO gateway_audit (agency, method, route, consultation_id, status, outcome, request_id)
+    SELECT $1, $7, $3, $4, coalesce((SELECT status FROM answer LIMIT 1), $5),
+        CASE WHEN EXISTS (SELECT FROM kept) THEN $8 ELSE 'idempotent_replay' END, $9
+)
+SELECT route, consultation_id, status, body FROM answer
+"""
+
+
 class GatewayRecords:
     """Audit log and idempotency records in PostgreSQL (migration 0003)."""
 
@@ -70,17 +90,32 @@ class GatewayRecords:
             row["route"], row["consultation_id"], row["status"], json.loads(row["body"])
         )
 
-    async def remember(self, agency: str, key: str, result: IdempotentResult) -> IdempotentResult:
-        """Keep ``result`` unless a concurrent call kept one first; the kept result."""
-        await self._pool.execute(
-            "INSERT INTO idempotency_records (agency, idempotency_key, route, consultation_id, "
-            "status, body) VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING",
-            agency,
+    async def audit_and_remember(
+        self, entry: AuditEntry, key: str, result: IdempotentResult
+    ) -> IdempotentResult:
+        """Keep ``result`` for ``entry.agency``'s Idempotency-Key ``key`` (unless a concurrent
+        call kept one first) and record the call, in one statement; the kept result.
+
+        The audit row carries the kept result's status (outcome ``idempotent_replay`` when it
+        was another call's).
+        """
+        if entry.agency is None:
+            raise ValueError("an idempotency record needs the calling agency")
+        row = await self._pool.fetchrow(
+            _AUDIT_AND_REMEMBER,
+            entry.agency,
             key,
             result.route,
             result.consultation_id,
             result.status,
             json.dumps(result.body),
+            entry.method,
+            entry.outcome,
+            entry.request_id,
         )
-        kept = await self.first_result(agency, key)
-        return kept if kept is not None else result
+        if row is None:  # kept by a call that committed after this statement's snapshot
+            kept = await self.first_result(entry.agency, key)
+            return kept if kept is not None else result
+        return IdempotentResult(
+            row["route"], row["consultation_id"], row["status"], json.loads(row["body"])
+        )

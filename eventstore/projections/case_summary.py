@@ -3,9 +3,10 @@ open consultations — the supervisor's overview, folded with `cases.apply`."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import ClassVar
 
-from .base import Change, Connection, Projection
+from .base import Change, Projection, Statement, Writes
 
 _UPSERT = """
 INSERT INTO case_summary (case_id, case_number, municipality, state, urgent, next_deadline_key,
@@ -30,24 +31,28 @@ class CaseSummaryProjection(Projection):
     name: ClassVar[str] = "case_summary"
     tables: ClassVar[tuple[str, ...]] = ("case_summary",)
 
-    async def project(self, conn: Connection, change: Change) -> None:
-        """Upsert the case's row from the state after the event."""
-        state = change.folded()
-        as_of = change.recorded.envelope.occurred_at
-        due = state.next_deadline()
-        await conn.execute(
-            _UPSERT,
-            change.case_id,
-            state.case_number,
-            state.municipality,
-            state.state.value,
-            state.urgent,
-            due.key if due is not None else None,
-            due.legal_latest if due is not None else None,
-            state.overdue_count(as_of),
-            len(state.open_consultations()),
-            len(state.escalations_raised),
-            state.next_expected_action(),
-            change.recorded.envelope.version,
-            as_of,
-        )
+    async def project(self, writes: Writes, change: Change) -> None:
+        """Upsert the case's row from the state after the event (the batch's last one wins)."""
+        writes.replace(change.case_id, partial(_summary_row, change))
+
+
+def _summary_row(change: Change) -> list[Statement]:
+    state = change.folded()
+    as_of = change.recorded.envelope.occurred_at
+    due = state.next_deadline()
+    row = (
+        change.case_id,
+        state.case_number,
+        state.municipality,
+        state.state.value,
+        state.urgent,
+        due.key if due is not None else None,
+        due.legal_latest if due is not None else None,
+        state.overdue_count(as_of),
+        len(state.open_consultations()),
+        len(state.escalations_raised),
+        state.next_expected_action(),
+        change.recorded.envelope.version,
+        as_of,
+    )
+    return [(_UPSERT, row)]

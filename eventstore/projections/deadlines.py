@@ -3,11 +3,11 @@ when, escalation rungs raised — the compliance read model, folded with `cases.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from cases import CaseState, DeadlineStatus
 
-from .base import Change, Connection, Projection
+from .base import Change, Projection, Writes
 
 _DELETE = "DELETE FROM deadlines WHERE case_id = $1"
 _INSERT = """
@@ -32,32 +32,33 @@ class DeadlinesProjection(Projection):
     name: ClassVar[str] = "deadlines"
     tables: ClassVar[tuple[str, ...]] = ("deadlines",)
 
-    async def project(self, conn: Connection, change: Change) -> None:
+    async def project(self, writes: Writes, change: Change) -> None:
         """Rewrite the case's rows when anything about its deadlines changed."""
         before, after = change.before, change.folded()
         if before is not None and _relevant(before) == _relevant(after):
             return
-        await conn.execute(_DELETE, change.case_id)
-        rows = []
+        rows: list[tuple[str, tuple[Any, ...]]] = [(_DELETE, (change.case_id,))]
         for key, d in sorted(after.deadlines.items()):
             status = after.deadline_status.get(key, DeadlineStatus())
             rows.append(
                 (
-                    change.case_id,
-                    key,
-                    d.kind.value,
-                    d.agency.value if d.agency is not None else None,
-                    d.start,
-                    d.target,
-                    d.legal_latest,
-                    list(d.moved_because),
-                    d.calendar,
-                    status.label,
-                    status.met_at,
-                    status.breached_at,
-                    key in after.suspended_clocks,
-                    sorted(rung for k, rung in after.escalations_raised if k == key),
+                    _INSERT,
+                    (
+                        change.case_id,
+                        key,
+                        d.kind.value,
+                        d.agency.value if d.agency is not None else None,
+                        d.start,
+                        d.target,
+                        d.legal_latest,
+                        list(d.moved_because),
+                        d.calendar,
+                        status.label,
+                        status.met_at,
+                        status.breached_at,
+                        key in after.suspended_clocks,
+                        sorted(rung for k, rung in after.escalations_raised if k == key),
+                    ),
                 )
             )
-        if rows:
-            await conn.executemany(_INSERT, rows)
+        writes.replace(change.case_id, rows)

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from cases import DisclosureRecorded
 
-from .base import Change, Connection, Projection
+from .base import Change, Projection, Writes
 
 _INSERT = """
 INSERT INTO disclosures (position, event_id, case_id, consultation_id, recipient, legal_basis,
@@ -25,7 +25,7 @@ class DisclosuresProjection(Projection):
     tables: ClassVar[tuple[str, ...]] = ("disclosures",)
     folds: ClassVar[bool] = False
 
-    async def project(self, conn: Connection, change: Change) -> None:
+    async def project(self, writes: Writes, change: Change) -> None:
         """Insert a row for a disclosure; every other event is ignored."""
         event = change.event
         if not isinstance(event, DisclosureRecorded):
@@ -35,7 +35,7 @@ class DisclosuresProjection(Projection):
             if event.legal_reference is not None
             else None
         )
-        await conn.execute(
+        writes.add(
             _INSERT,
             change.recorded.position,
             change.recorded.envelope.event_id,

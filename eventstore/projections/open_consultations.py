@@ -3,9 +3,9 @@ its due time (the ``consultation:<id>`` deadline), folded with `cases.apply`."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from .base import Change, Connection, Projection
+from .base import Change, Projection, Writes
 
 _DELETE = "DELETE FROM open_consultations WHERE case_id = $1"
 _INSERT = """
@@ -21,7 +21,7 @@ class OpenConsultationsProjection(Projection):
     name: ClassVar[str] = "open_consultations"
     tables: ClassVar[tuple[str, ...]] = ("open_consultations",)
 
-    async def project(self, conn: Connection, change: Change) -> None:
+    async def project(self, writes: Writes, change: Change) -> None:
         """Rewrite the case's rows when its consultations or deadlines changed."""
         before, after = change.before, change.folded()
         if (
@@ -30,22 +30,23 @@ class OpenConsultationsProjection(Projection):
             and before.deadlines == after.deadlines
         ):
             return
-        await conn.execute(_DELETE, change.case_id)
-        rows = []
+        rows: list[tuple[str, tuple[Any, ...]]] = [(_DELETE, (change.case_id,))]
         for c in after.open_consultations():
             deadline = after.deadlines.get(f"consultation:{c.consultation_id}")
             rows.append(
                 (
-                    change.case_id,
-                    c.consultation_id,
-                    c.agency.value,
-                    c.status.value,
-                    c.legal_basis.value,
-                    c.acute,
-                    c.requested_at,
-                    c.acknowledged_at,
-                    deadline.legal_latest if deadline is not None else None,
+                    _INSERT,
+                    (
+                        change.case_id,
+                        c.consultation_id,
+                        c.agency.value,
+                        c.status.value,
+                        c.legal_basis.value,
+                        c.acute,
+                        c.requested_at,
+                        c.acknowledged_at,
+                        deadline.legal_latest if deadline is not None else None,
+                    ),
                 )
             )
-        if rows:
-            await conn.executemany(_INSERT, rows)
+        writes.replace(change.case_id, rows)

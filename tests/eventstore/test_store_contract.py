@@ -233,3 +233,14 @@ async def test_an_unknown_case_reads_as_empty(store: EventStore) -> None:
     case_id = f"unknown-{uuid.uuid4().hex[:8]}"
     assert await store.read_case(case_id) == []
     assert await store.case_version(case_id) == 0
+
+
+async def test_a_batch_said_to_be_validated_still_gets_the_structural_checks(
+    store: EventStore,
+) -> None:
+    case_id = new_case_id()
+
+    with pytest.raises(InvalidAppend):
+        await store.append(case_id, 0, [noted(case_id, 2)], validated=True)
+
+    assert await store.read_case(case_id) == []

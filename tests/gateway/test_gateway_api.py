@@ -52,6 +52,65 @@ async def test_an_agency_acts_on_its_own_consultation_and_gets_404_on_another_ag
     assert status["updates"] == 0, "another agency's call changed nothing"
 
 
+@pytest.mark.parametrize("route", ["answer", "decline", "acknowledge", "information"])
+async def test_another_agencys_ended_consultation_is_404_not_its_outcome(
+    stack: Stack, http: httpx.AsyncClient, route: str
+) -> None:
+    handle = await stack.consultation(Agency.POLICE)
+    answered = await http.post(
+        f"/v1/consultations/{handle.id}/answer",
+        json={"answer": "a"},
+        headers=stack.auth(Agency.POLICE),
+    )
+    assert answered.status_code == 200
+    assert await handle.result() == "answered"  # the workflow has ended: updates hit the server
+
+    foreign = await http.post(
+        f"/v1/consultations/{handle.id}/{route}",
+        json=BODIES[route],
+        headers=stack.auth(_other(Agency.POLICE)),
+    )
+    own = await http.post(
+        f"/v1/consultations/{handle.id}/decline",
+        json={"reason": "r"},
+        headers=stack.auth(Agency.POLICE),
+    )
+
+    assert foreign.status_code == 404 and foreign.json()["error"] == "not_found"
+    assert "answered" not in foreign.text
+    assert own.status_code == 409 and own.json()["code"] == "already_answered"
+
+
+async def test_a_kept_idempotent_result_and_its_audit_row_are_written_together(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    handle = await stack.consultation(Agency.SCHOOL)
+    headers = {**stack.auth(Agency.SCHOOL), "Idempotency-Key": "together-1"}
+
+    first = await http.post(
+        f"/v1/consultations/{handle.id}/answer", json={"answer": "a"}, headers=headers
+    )
+    retry = await http.post(
+        f"/v1/consultations/{handle.id}/answer", json={"answer": "a"}, headers=headers
+    )
+
+    kept = await stack.pool.fetchrow(
+        "SELECT route, consultation_id, status FROM idempotency_records"
+        " WHERE idempotency_key = 'together-1'"
+    )
+    assert tuple(kept) == ("answer", handle.id, 200)
+    audit = [
+        tuple(
+            await stack.pool.fetchrow(
+                "SELECT route, status, outcome FROM gateway_audit WHERE request_id = $1",
+                r.headers["X-Request-Id"],
+            )
+        )
+        for r in (first, retry)
+    ]
+    assert audit == [("answer", 200, "ok"), ("answer", 200, "idempotent_replay")]
+
+
 async def test_a_second_answer_is_a_conflict_naming_why(
     stack: Stack, http: httpx.AsyncClient
 ) -> None:
