@@ -103,6 +103,14 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def module_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server for one test module: its clock starts at today, untouched by
+    the timers other modules' workflows made it skip."""
+    async with _time_skipping_server() as env:
+        yield env
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def own_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping server of this test's own, for tests that skip months: the server

@@ -156,10 +156,16 @@ async def running_stack(
 
 @pytest_asyncio.fixture
 async def stack(
-    time_skipping_env: WorkflowEnvironment, workflow_simulator: SimulatorAdmin, task_queue: str
+    module_time_skipping_env: WorkflowEnvironment,
+    workflow_simulator: SimulatorAdmin,
+    task_queue: str,
 ) -> AsyncIterator[CaseStack]:
-    """A worker on the shared time-skipping server (for tests that skip no time)."""
-    async with running_stack(time_skipping_env, workflow_simulator, task_queue) as stack:
+    """A worker on this module's time-skipping server (for tests that skip no time).
+
+    Not the session's server: a case's rules depend on the date (the subject's age decides
+    which legal bases apply), and other modules' tests move that server's clock.
+    """
+    async with running_stack(module_time_skipping_env, workflow_simulator, task_queue) as stack:
         yield stack
 
 
