@@ -65,8 +65,9 @@ class EscalationNotice(_Model):
 
     @property
     def idempotency_key(self) -> str:
-        """``"<deadline key>:<rung index>"``: one notice per rung, however often retried."""
-        return f"{self.deadline_key}:{self.rung_index}"
+        """``"<case number>:<deadline key>:<rung index>"``: one notice per case and rung,
+        however often retried (deadline keys alone repeat across cases)."""
+        return f"{self.case_number}:{self.deadline_key}:{self.rung_index}"
 
 
 class NotificationReceipt(_Model):

@@ -135,6 +135,15 @@ ClientFactory = Callable[[], Awaitable[Client]]
 class GatewayError(RuntimeError):
     """The gateway refused an agency's reply; the message carries status and error word only."""
 
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        """Whether trying again may help: the gateway was busy or down, not refusing."""
+        return self.status is None or self.status >= 500 or self.status == 429
+
 
 class GatewayResponder:
     """Answers through the agency gateway's ``/v1`` API with each agency's own API key.
@@ -172,7 +181,7 @@ class GatewayResponder:
     ) -> None:
         key = self._keys.get(agency)
         if key is None:
-            raise GatewayError(f"no gateway API key for agency {agency}")
+            raise GatewayError(f"no gateway API key for agency {agency}", status=401)
         response = await self._http.post(
             f"/v1/consultations/{consultation_id}/{action}",
             json=body,
@@ -183,4 +192,7 @@ class GatewayResponder:
         )
         if response.status_code >= 400:
             word = response.json().get("error", "") if response.content else ""
-            raise GatewayError(f"gateway answered {response.status_code} {word}".strip())
+            raise GatewayError(
+                f"gateway answered {response.status_code} {word}".strip(),
+                status=response.status_code,
+            )

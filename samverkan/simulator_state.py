@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,9 @@ from activities.domain import (
 )
 from samverkan.simulator_responder import ConsultationResponder
 
+#: An agency system retries a reply that could not get through, a few times.
+REPLY_ATTEMPTS = 4
+REPLY_BACKOFF_SECONDS = 0.5
 log = structlog.get_logger(__name__)
 
 #: The target name of the notification endpoint in behaviours and admin filters.
@@ -268,7 +271,7 @@ class SimulatorState:
         acknowledged = await self._reply(
             created,
             "acknowledged",
-            self.responder.acknowledge(
+            lambda: self.responder.acknowledge(
                 consultation_id,
                 AcknowledgeConsultation(agency=agency, consultation_id=consultation_id),
             ),
@@ -281,19 +284,25 @@ class SimulatorState:
                 agency=agency, reason=behaviour.decline_reason, consultation_id=consultation_id
             )
             await self._reply(
-                created, "declined", self.responder.decline(consultation_id, command_d)
+                created, "declined", lambda: self.responder.decline(consultation_id, command_d)
             )
         else:
             command_a = AnswerConsultation(
                 agency=agency, answer=behaviour.answer, consultation_id=consultation_id
             )
             await self._reply(
-                created, "answered", self.responder.answer(consultation_id, command_a)
+                created, "answered", lambda: self.responder.answer(consultation_id, command_a)
             )
 
     async def _reply(
-        self, created: CreatedRequest, new_state: ConsultationState, call: Any
+        self,
+        created: CreatedRequest,
+        new_state: ConsultationState,
+        call: Callable[[], Awaitable[None]],
     ) -> bool:
+        """Send one reply as an agency system would: retried a few times with backoff when
+        the other side is slow or down (the gateway's idempotency key makes that harmless),
+        never when it refused the reply."""
         action = {"acknowledged": "acknowledge", "answered": "answer", "declined": "decline"}[
             new_state
         ]
@@ -304,7 +313,14 @@ class SimulatorState:
             "at": _now(),
         }
         try:
-            await call
+            for attempt in range(REPLY_ATTEMPTS):
+                try:
+                    await call()
+                    break
+                except Exception as exc:
+                    if attempt + 1 == REPLY_ATTEMPTS or not getattr(exc, "retryable", True):
+                        raise
+                    await asyncio.sleep(REPLY_BACKOFF_SECONDS * 2**attempt)
         except Exception as exc:
             # The error's text may quote the payload; keep only its type.
             entry.update(outcome="failed", error_type=type(exc).__name__)

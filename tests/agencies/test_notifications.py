@@ -21,7 +21,7 @@ from .support import SimulatorAdmin
 NOTICE = EscalationNotice(
     case_number="2024-0001",
     deadline_kind=DeadlineKind.PRE_ASSESSMENT,
-    deadline_key="case-2024-0001:pre_assessment",
+    deadline_key="pre_assessment",
     rung_index=1,
     rung_name="day 12: unit manager",
     role=Role.UNIT_MANAGER,
@@ -38,7 +38,7 @@ async def test_notice_is_posted_once_however_often_retried(simulator: SimulatorA
 
     [created] = await simulator.created("notifications")
     received = await simulator.received("notifications")
-    assert created["idempotency_key"] == "case-2024-0001:pre_assessment:1"
+    assert created["idempotency_key"] == "2024-0001:pre_assessment:1"
     assert created["body"]["role"] == "unit_manager"
     assert len(received) == 2
     assert first.reference == again.reference
@@ -65,3 +65,11 @@ async def test_notification_endpoint_errors_are_typed(simulator: SimulatorAdmin)
 def test_missing_notify_url_is_a_start_up_error() -> None:
     with pytest.raises(NotificationConfigError, match="SAMVERKAN_NOTIFY_URL"):
         NotificationActivities.from_settings(Settings(samverkan_notify_url=None))
+
+
+def test_escalation_notices_of_two_cases_have_different_idempotency_keys() -> None:
+    # Found by the worker-kill fault test: statutory deadline keys repeat across cases, so a
+    # key without the case number made the endpoint drop every case's notice but the first.
+    first = NOTICE.model_copy(update={"case_number": "MAL-2026-0001"})
+    second = NOTICE.model_copy(update={"case_number": "MAL-2026-0002"})
+    assert first.idempotency_key != second.idempotency_key

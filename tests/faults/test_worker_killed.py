@@ -143,6 +143,6 @@ async def test_killed_worker_loses_no_case_and_raises_each_escalation_once(
     assert wrong_escalations == [], wrong_escalations[:10]
     assert not_investigating == [], not_investigating[:10]
     assert open_at_kill >= min(CASES, 200)
-    # Every escalation was sent to its role. (How many the endpoint *created* is printed,
-    # not asserted: see test_escalation_notice_key.py for why it is far fewer today.)
+    # Every escalation was sent to its role, and the endpoint created each notice once.
     assert len(sent_keys) == CASES * len(DUE_RUNGS)
+    assert len(created) == CASES * len(DUE_RUNGS)

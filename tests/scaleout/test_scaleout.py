@@ -84,7 +84,10 @@ async def test_three_workers_and_two_gateways_share_the_work_and_finish_every_ca
         result = await handle.result()
         return str(result.state)
 
-    states = await gather_limited([lambda n=n: one_case(n) for n in numbers], limit=CASES)
+    # At most ten cases in flight: with all thirty at once, 2 cores and nine processes, a
+    # gateway reply can take over the simulator's 10 s HTTP timeout, and the simulator never
+    # retries a reply (see the report of issue 8), so that consultation is never answered.
+    states = await gather_limited([lambda n=n: one_case(n) for n in numbers], limit=10)
     seconds = time.monotonic() - started
 
     result = await audit(stack.pool, numbers)
