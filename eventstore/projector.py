@@ -221,6 +221,13 @@ class Projector:
             for name in self.names
         ]
 
+    async def cases_by_state(self) -> dict[str, int]:
+        """How many cases stand in each state, from the ``case_summary`` read model."""
+        rows = await self._pool.fetch(
+            "SELECT state, count(*) AS n FROM case_summary GROUP BY state"
+        )
+        return {row["state"]: int(row["n"]) for row in rows}
+
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Catch up, then follow new events until ``stop`` is set (or the task is cancelled)."""
         stop = stop or asyncio.Event()

@@ -28,6 +28,7 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from temporalio.common import MetricMeter
 
 from cases import (
     AcknowledgeConsultation,
@@ -50,6 +51,7 @@ from gateway.openapi import openapi_document
 from gateway.ratelimit import RateLimiter
 from gateway.records import AuditEntry, GatewayRecords, IdempotentResult
 from samverkan.codec import EncryptionCodec
+from samverkan.metrics import UNAUTHENTICATED, record_gateway_request
 
 log = structlog.get_logger("samverkan.gateway")
 
@@ -65,6 +67,8 @@ class GatewayDeps:
     records: GatewayRecords
     settings: GatewaySettings
     codec: EncryptionCodec | None = None
+    #: Where `samverkan_gateway_requests` is counted (the process runtime's meter), if anywhere.
+    meter: MetricMeter | None = None
 
 
 class _Stop(Exception):
@@ -221,6 +225,10 @@ def create_app(deps: GatewayDeps) -> Starlette:
             except Exception as exc:  # an unaudited call must not succeed silently
                 log.error("gateway.audit_failed", error_type=type(exc).__name__)
                 status, body = 503, {"error": "unavailable", "request_id": call.request_id}
+            if deps.meter is not None:
+                record_gateway_request(
+                    deps.meter, agency=entry.agency or UNAUTHENTICATED, route=path, status=status
+                )
             log.info(
                 "gateway.call",
                 agency=entry.agency,

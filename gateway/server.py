@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 import uvicorn
 from temporalio.client import Client
+from temporalio.common import MetricMeter
 
 from gateway.app import GatewayDeps, create_app
 from gateway.config import GatewaySettings
@@ -35,6 +36,7 @@ async def serve(
     pool: asyncpg.Pool,
     master_keys: MasterKeys,
     settings: GatewaySettings | None = None,
+    meter: MetricMeter | None = None,
 ) -> None:
     """Serve the gateway until cancelled. ``client`` may lack the codec; it gets it here."""
     settings = settings or GatewaySettings()
@@ -45,6 +47,7 @@ async def serve(
         records=GatewayRecords(pool),
         settings=settings,
         codec=codec,
+        meter=meter,
     )
     config = uvicorn.Config(
         create_app(deps),

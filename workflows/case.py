@@ -48,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
         ConsultationInput,
         TimelineEntry,
     )
-    from workflows.presentation import current_details, search_attribute_updates
+    from workflows.presentation import current_details, record_metrics, search_attribute_updates
     from workflows.waiting import wait_until
 
 SYSTEM_ACTOR = "system:case-workflow"
@@ -292,8 +292,10 @@ class CaseWorkflow:
             for offset, event in enumerate(events, start=1)
         ]
         await steps.append_events(self._case.case_number, self._version, envelopes)
+        meter = workflow.metric_meter()
         for envelope, event in zip(envelopes, events, strict=True):
-            self._state = cases.apply(self._state, event)
+            before, self._state = self._state, cases.apply(self._state, event)
+            record_metrics(meter, before, self._state, event)
             self._version = envelope.version
             self._timeline.append(
                 TimelineEntry(

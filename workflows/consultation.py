@@ -23,10 +23,12 @@ with workflow.unsafe.imports_passed_through():
     from cases import (
         AcknowledgeConsultation,
         AnswerConsultation,
+        ConsultationOutcomeKind,
         DeclineConsultation,
         EscalationAction,
         ScheduledRung,
     )
+    from samverkan import metrics
     from workflows.messages import (
         ConsultationInput,
         ConsultationReport,
@@ -67,6 +69,7 @@ class ConsultationWorkflow:
         workflow.set_current_details(self._details("delivering the request"))
         try:
             if not await self._deliver():
+                self._record_answer_time()
                 return ConsultationResult(
                     consultation_id=request.consultation_id, outcome=ReportKind.DELIVERY_FAILED
                 )
@@ -91,7 +94,22 @@ class ConsultationWorkflow:
             raise
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.set_current_details(self._details(f"ended: {self._outcome.value}"))
+        self._record_answer_time()
         return ConsultationResult(consultation_id=request.consultation_id, outcome=self._outcome)
+
+    def _record_answer_time(self) -> None:
+        """How long the agency took, by agency and outcome (no case in the labels)."""
+        outcome = {
+            ReportKind.ANSWERED: ConsultationOutcomeKind.ANSWERED,
+            ReportKind.DECLINED: ConsultationOutcomeKind.DECLINED,
+            ReportKind.EXPIRED: ConsultationOutcomeKind.EXPIRED,
+        }.get(self._outcome or ReportKind.EXPIRED, ConsultationOutcomeKind.FAILED)
+        metrics.record_consultation_answer_time(
+            workflow.metric_meter(),
+            agency=self._request.agency,
+            outcome=outcome,
+            elapsed=workflow.now() - self._request.deadline.start,
+        )
 
     # -- agency updates -------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
-"""How a case explains itself in the Temporal Web UI: current details and search attributes.
+"""How a case explains itself: Web UI details, search attributes and domain metrics.
 
-Both are built from the folded `CaseState` only, and neither ever holds personal data:
-search attributes are stored unencrypted, and details are read by everyone who can open
-the workflow.
+All are built from the folded `CaseState` and its events only, and none ever holds
+personal data: search attributes are stored unencrypted, details are read by everyone who
+can open the workflow, and metric labels are checked by `samverkan.metrics`.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from temporalio.common import SearchAttributeUpdate
+from temporalio.common import MetricMeter, SearchAttributeUpdate
 
-from cases import CaseState
+from cases import CaseState, DeadlineBreached, DomainEvent, EscalationRaised
+from samverkan import metrics
 from workflows.search_attributes import (
     AGENCY,
     CASE_STATE,
@@ -107,3 +108,22 @@ def search_attribute_updates(
         key: Any = keys[name]
         updates.append(key.value_unset() if value is None else key.value_set(value))
     return updates, values
+
+
+def record_metrics(
+    meter: MetricMeter, before: CaseState | None, after: CaseState, event: DomainEvent
+) -> None:
+    """Count what ``event`` did to the case: a state transition, a breach, an escalation.
+
+    Called with ``workflow.metric_meter()``, which records nothing while a history is
+    replayed, so a series never counts an event twice.
+    """
+    if before is not None and before.state is not after.state:
+        metrics.record_case_transition(meter, from_state=before.state, to_state=after.state)
+    if isinstance(event, DeadlineBreached | EscalationRaised):
+        deadline = after.deadlines.get(event.deadline_key)
+        kind = deadline.kind if deadline is not None else event.deadline_key.split(":")[0]
+        if isinstance(event, DeadlineBreached):
+            metrics.record_deadline_breached(meter, kind=kind)
+        else:
+            metrics.record_escalation(meter, kind=kind, rung=event.rung_name)

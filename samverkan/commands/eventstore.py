@@ -179,12 +179,39 @@ def projections_run(
     """Catch up, then keep the projections up to date until Ctrl-C."""
 
     async def work() -> None:
+        from samverkan.metrics import runtime_with_metrics
+        from samverkan.settings import get_settings
+
+        bind = get_settings().samverkan_metrics_bind
+        runtime = runtime_with_metrics(bind)
         async with _pool() as pool:
+            projector = Projector(pool, poll_interval=poll_interval)
             typer.echo("Projecting new events (Ctrl-C stops).")
-            await Projector(pool, poll_interval=poll_interval).run()
+            if bind is None:
+                await projector.run()
+                return
+            reporting = asyncio.create_task(_report_metrics(projector, runtime))
+            try:
+                await projector.run()
+            finally:
+                reporting.cancel()
 
     with contextlib.suppress(KeyboardInterrupt):
         _run(work)
+
+
+async def _report_metrics(projector: Projector, runtime: Any, every: float = 15.0) -> None:
+    """Publish each projection's lag and the cases per state, every ``every`` seconds."""
+    from samverkan.metrics import set_cases_by_state, set_projection_lag
+
+    meter = runtime.metric_meter
+    while True:
+        for status in await projector.status():
+            set_projection_lag(meter, projection=status.name, events=status.lag)
+        counts: dict[object, int] = {}
+        counts.update(await projector.cases_by_state())
+        set_cases_by_state(meter, counts)
+        await asyncio.sleep(every)
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
