@@ -52,6 +52,14 @@ _SHREDDED = object()
 _log = logging.getLogger(__name__)
 
 
+class KeyDestroyed(Exception):
+    """Raised by a key store for a data key that was destroyed (crypto-shredded).
+
+    The key store's own error type derives from it (`samverkan.keys.KeyShredded`), so this
+    store tells a shredded case from a misconfigured one without importing the shell.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class SealedField:
     """One personal field of one event, encrypted."""
@@ -249,10 +257,14 @@ class EncryptingEventStore:
         return opened
 
     async def _decrypt(self, sealed: SealedField) -> Any:
-        """The field's value, or `_SHREDDED` when its key is gone (the marker then stays)."""
+        """The field's value, or `_SHREDDED` when its key was destroyed (the marker then stays).
+
+        Any other key failure (a master key not configured, a key row missing) is a broken
+        deployment, not a shredded case: it raises, rather than showing real cases as empty.
+        """
         try:
             key = await self._keys.by_id(sealed.key_id)
-        except Exception:  # shredded or unknown key: exactly what crypto-shredding is for
+        except KeyDestroyed:  # exactly what crypto-shredding is for
             return _SHREDDED
         aad = f"{sealed.event_id}:{sealed.field}".encode()
         try:

@@ -39,7 +39,7 @@ from cases import (
 )
 from gateway.codec_routes import codec_routes
 from gateway.config import GatewaySettings
-from gateway.consultations import ConsultationNotFound, Consultations, Refused
+from gateway.consultations import CONSULTATION_ID, ConsultationNotFound, Consultations, Refused
 from gateway.credentials import AgencyCredentials
 from gateway.models import (
     AcknowledgeBody,
@@ -186,10 +186,18 @@ def create_app(deps: GatewayDeps) -> Starlette:
         async def endpoint(request: Request) -> Response:
             call = _AgencyCall(deps, limiter)
             consultation_id: str | None = request.path_params.get("consultation_id")
+            # Only a well-formed id is audited or logged: the path is the caller's text.
+            malformed = consultation_id is not None and not CONSULTATION_ID.fullmatch(
+                consultation_id
+            )
+            if malformed:
+                consultation_id = None
             agency: Agency | None = None
             headers: dict[str, str] = {"X-Request-Id": call.request_id}
             try:
                 agency = await call.authenticate(request)
+                if malformed:
+                    raise _Stop(404, "not_found")
                 wait = limiter.take(agency.value)
                 if wait > 0:
                     raise _Stop(429, "rate_limited", headers={"Retry-After": str(int(wait) + 1)})

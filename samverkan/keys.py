@@ -34,6 +34,8 @@ from typing import Protocol
 import asyncpg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from eventstore.encrypted import KeyDestroyed
+
 MASTER_KEYS_ENV = "SAMVERKAN_MASTER_KEYS"
 NONCE_BYTES = 12
 KEY_BYTES = 32
@@ -53,7 +55,7 @@ class UnknownKey(KeyError_):
     """No data key with this id exists (or its master key is not configured)."""
 
 
-class KeyShredded(KeyError_):
+class KeyShredded(KeyError_, KeyDestroyed):
     """The data key was destroyed (crypto-shredding): what it encrypted can never be read."""
 
     def __init__(self, key_id: str, scope: str, shredded_at: datetime | None) -> None:

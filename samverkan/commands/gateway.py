@@ -5,8 +5,9 @@
   revoke NAME`` revokes every key of the agency; ``agency list`` shows prefixes and dates;
 - ``keys shred CASE_NUMBER`` destroys the case's data key (crypto-shredding: its Temporal
   payloads and personal event fields become unreadable, the audit trail stays);
-  ``keys rotate`` re-wraps every data key with the active master key; ``keys new-master
-  KID`` prints a new ``SAMVERKAN_MASTER_KEYS`` entry.
+  ``keys purge-due`` is the retention step: it shreds the keys of closed cases whose purge
+  date has passed (`samverkan.retention`); ``keys rotate`` re-wraps every data key with the
+  active master key; ``keys new-master KID`` prints a new ``SAMVERKAN_MASTER_KEYS`` entry.
 
 Database from ``DATABASE_URL``, master keys from ``SAMVERKAN_MASTER_KEYS``. Operator errors
 end in one sentence on stderr and exit code 2; no key material or DSN is ever printed except
@@ -18,13 +19,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import asyncpg
 import typer
 
 from cases import Agency
 from samverkan.keys import CaseKeys, KeyError_, MasterKeys, PostgresDataKeyStore, case_scope
+
+if TYPE_CHECKING:
+    from cases import Policy
+    from samverkan.retention import PurgeReport
 
 T = TypeVar("T")
 FAILED = 2
@@ -79,6 +86,41 @@ def _agency(name: str) -> Agency:
         raise _fail(f"Unknown agency {name!r}; known: {known}.") from None
 
 
+def _policy(path: Path | None) -> Policy:
+    from cases import Policy, PolicyError
+    from samverkan.settings import get_settings
+
+    path = path or get_settings().samverkan_policy_file
+    if path is None:
+        return Policy.default()
+    try:
+        return Policy.from_toml(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise _fail(f"The policy file {path} cannot be read ({exc.strerror}).") from None
+    except PolicyError as exc:
+        raise _fail(f"The policy file {path}: {exc}.") from None
+
+
+def _print_purge_report(report: PurgeReport) -> None:
+    from samverkan.retention import Verdict
+
+    doing = "would shred" if report.dry_run else "shredded"
+    for case in report.with_verdict(Verdict.DUE):
+        typer.echo(
+            f"{doing} case {case.case_number} (purge date {case.purge_date}, "
+            f"{case.category.value if case.category else '-'})"
+        )
+    for case in report.with_verdict(Verdict.UNREADABLE):
+        typer.echo(f"kept case {case.case_number}: its personal data does not decrypt", err=True)
+    counts = report.counts()
+    typer.echo(
+        f"{len(report.cases)} closed case(s) as of {report.today}: "
+        f"{counts[Verdict.DUE]} {doing}, {counts[Verdict.NOT_DUE]} not yet due, "
+        f"{counts[Verdict.EXEMPT]} exempt, {counts[Verdict.ALREADY_SHREDDED]} shredded before, "
+        f"{counts[Verdict.UNREADABLE]} unreadable."
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add ``gateway``, ``agency`` and ``keys`` to the ``samverkan`` app."""
     agency_app = typer.Typer(help="Agency API keys for the gateway.", no_args_is_help=True)
@@ -105,8 +147,18 @@ def register(app: typer.Typer) -> None:
             settings = settings.model_copy(update={"samverkan_gateway_port": port})
 
         async def run(pool: asyncpg.Pool) -> None:
-            client = await connect(get_settings())
-            await serve(client=client, pool=pool, master_keys=master, settings=settings)
+            from samverkan.metrics import runtime_with_metrics
+
+            shell = get_settings()
+            runtime = runtime_with_metrics(shell.samverkan_metrics_bind)
+            client = await connect(shell, runtime=runtime)
+            await serve(
+                client=client,
+                pool=pool,
+                master_keys=master,
+                settings=settings,
+                meter=runtime.metric_meter if shell.samverkan_metrics_bind else None,
+            )
 
         with contextlib.suppress(KeyboardInterrupt):
             _with_pool(run)
@@ -158,6 +210,43 @@ def register(app: typer.Typer) -> None:
 
         key_id = _with_pool(shred)
         typer.echo(f"Shredded data key {key_id} of case {case_number}.")
+
+    @keys_app.command("purge-due")
+    def keys_purge_due(
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Report what is due; shred nothing.")
+        ] = False,
+        today: Annotated[
+            str | None,
+            typer.Option(help="Judge as of this date, YYYY-MM-DD (default: today in Stockholm)."),
+        ] = None,
+        policy_file: Annotated[
+            Path | None,
+            typer.Option(help="Policy TOML (default SAMVERKAN_POLICY_FILE, else the default)."),
+        ] = None,
+    ) -> None:
+        """Retention: shred the keys of closed cases whose purge date has passed.
+
+        Exempt categories (placement, research sample) are never purged; a case whose
+        personal data does not decrypt is kept and reported (exit code 1). Safe to re-run.
+        """
+        from samverkan.retention import Verdict, purge_due, stockholm_today
+
+        try:
+            as_of = date.fromisoformat(today) if today is not None else stockholm_today()
+        except ValueError:
+            raise _fail(f"--today {today!r} is not a date (YYYY-MM-DD).") from None
+        policy = _policy(policy_file)
+        master = _master_keys()
+
+        async def run(pool: asyncpg.Pool) -> PurgeReport:
+            keys = CaseKeys(master_keys=master, store=PostgresDataKeyStore(pool))
+            return await purge_due(pool, keys, policy=policy, today=as_of, dry_run=dry_run)
+
+        report = _with_pool(run)
+        _print_purge_report(report)
+        if report.counts()[Verdict.UNREADABLE]:
+            raise typer.Exit(1)
 
     @keys_app.command("rotate")
     def keys_rotate() -> None:

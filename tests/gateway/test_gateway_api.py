@@ -312,3 +312,18 @@ async def test_health_and_openapi_are_served(http: httpx.AsyncClient) -> None:
         for r in op["responses"].values()
     }
     assert refs <= set(document["components"]["schemas"])
+
+
+async def test_a_malformed_consultation_id_is_404_and_never_audited_as_given(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    response = await http.post(
+        "/v1/consultations/%C2%8E%22C%C3%A8DH/decline",
+        json={"reason": "x"},
+        headers=stack.auth(Agency.POLICE),
+    )
+    assert response.status_code == 404
+    row = await stack.pool.fetchrow(
+        "SELECT * FROM gateway_audit WHERE request_id = $1", response.headers["X-Request-Id"]
+    )
+    assert row is not None and row["consultation_id"] is None and row["agency"] == "police"
