@@ -57,6 +57,16 @@ GRACE_SECONDS = 8.0
 T = TypeVar("T")
 
 
+#: The cases the fault tests open were received 30 days ago and are assessed into an
+#: investigation: ReportReceived, 2 DeadlineSet, 2 DeadlineBreached, 6 EscalationRaised;
+#: ProtectionAssessed, DeadlineMet; InvestigationOpened, DeadlineMet, FeedbackSent, DeadlineSet.
+EVENTS_PER_CASE = 17
+#: The rungs due at once for such a case: each must be raised exactly once.
+DUE_RUNGS = {
+    (key, rung) for key in ("protection_assessment", "pre_assessment") for rung in range(3)
+}
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

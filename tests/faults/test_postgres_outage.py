@@ -20,6 +20,8 @@ import pytest
 import pytest_asyncio
 
 from tests.faults.harness import (
+    DUE_RUNGS,
+    EVENTS_PER_CASE,
     OPEN_INVESTIGATION,
     PROTECT,
     RealStack,
@@ -45,10 +47,6 @@ pytestmark = [
 
 CASES = int(env_number("SAMVERKAN_FAULTS_PG_CASES", 60))
 OUTAGE_SECONDS = env_number("SAMVERKAN_FAULTS_PG_SECONDS", 30)
-EVENTS_PER_CASE = 17
-DUE_RUNGS = {
-    (key, rung) for key in ("protection_assessment", "pre_assessment") for rung in range(3)
-}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -19,6 +19,8 @@ import pytest
 import pytest_asyncio
 
 from tests.faults.harness import (
+    DUE_RUNGS,
+    EVENTS_PER_CASE,
     OPEN_INVESTIGATION,
     PROTECT,
     RealStack,
@@ -38,10 +40,6 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
 
 CASES = int(env_number("SAMVERKAN_FAULTS_RESTART_CASES", 60))
 DOWN_SECONDS = env_number("SAMVERKAN_FAULTS_TEMPORAL_DOWN_SECONDS", 5)
-EVENTS_PER_CASE = 17
-DUE_RUNGS = {
-    (key, rung) for key in ("protection_assessment", "pre_assessment") for rung in range(3)
-}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

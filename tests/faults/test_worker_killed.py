@@ -23,6 +23,8 @@ import pytest_asyncio
 from samverkan.simulator_state import NOTIFICATIONS
 from tests.agencies.support import SimulatorAdmin
 from tests.faults.harness import (
+    DUE_RUNGS,
+    EVENTS_PER_CASE,
     OPEN_INVESTIGATION,
     PROTECT,
     RealStack,
@@ -41,12 +43,6 @@ from tests.faults.harness import (
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
 
 CASES = int(env_number("SAMVERKAN_FAULTS_CASES", 200))
-#: ReportReceived, 2 DeadlineSet, 2 DeadlineBreached, 6 EscalationRaised; ProtectionAssessed,
-#: DeadlineMet; InvestigationOpened, DeadlineMet, FeedbackSent, DeadlineSet.
-EVENTS_PER_CASE = 17
-DUE_RUNGS = {
-    (key, rung) for key in ("protection_assessment", "pre_assessment") for rung in range(3)
-}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
