@@ -55,6 +55,9 @@ SYSTEM_ACTOR = "system:case-workflow"
 #: Memo key of `CaseRunOptions`: what a continued run carries; operators never set it.
 RUN_OPTIONS_MEMO = "samverkan_run_options"
 IDLE_WAKE_UP = timedelta(days=30)
+#: Timeline entries a continued run carries (payloads have a size limit); the whole case
+#: file is always in the event store.
+TIMELINE_CARRIED = 1_000
 
 
 def rejection(exc: Rejected) -> ApplicationError:
@@ -251,7 +254,10 @@ class CaseWorkflow:
             return cases.fold(self._opening).to_summary(now=workflow.now())
         return self._state.to_summary(now=workflow.now())
 
-    @workflow.query(name="timeline", description="Every event of the case, without personal data.")
+    @workflow.query(
+        name="timeline",
+        description="The case's events without personal data (the latest 1,000 after a long life; all are in the event store).",
+    )
     def timeline(self) -> list[TimelineEntry]:
         return list(self._timeline)
 
@@ -508,7 +514,7 @@ class CaseWorkflow:
                 version=self._version,
                 policy=self._policy_or_default(),
                 schedule=self._schedule,
-                timeline=self._timeline,
+                timeline=self._timeline[-TIMELINE_CARRIED:],
                 inbox=self._inbox,
             ),
             history_length_limit=self._options.history_length_limit,
