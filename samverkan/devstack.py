@@ -139,8 +139,11 @@ class DevStack:
         keys_file = asyncio.run(
             _issue_agency_keys(database_url, self.data_dir / "agency-keys.json")
         )
+        ui_port = self.settings.samverkan_ui_port
         env = {
             "SAMVERKAN_MASTER_KEYS": master_keys,
+            # The Web UI's page calls the codec endpoint from the browser: allow its origin.
+            "SAMVERKAN_CODEC_CORS_ORIGINS": f"http://127.0.0.1:{ui_port},http://localhost:{ui_port}",
             "TEMPORAL_ADDRESS": temporal_address,
             "TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
             "DATABASE_URL": database_url,
