@@ -61,6 +61,12 @@ def open_case(
                 id=f"case-{case.case_number}",
                 task_queue=settings.samverkan_task_queue,
                 static_summary=f"Case {case.case_number} ({case.municipality})",
+                static_details=(
+                    f"Report of concern received {case.received_at:%Y-%m-%d %H:%M} from a "
+                    f"{case.reporter_kind.value.replace('_', ' ')}"
+                    f"{' (mandatory reporter)' if case.mandatory_reporter else ''}; "
+                    f"concern: {case.concern_category.value.replace('_', ' ')}."
+                ),
             )
             return handle.id
 
