@@ -24,6 +24,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ from workflows import WORKFLOWS, CaseWorkflow
 SAMVERKAN_QUEUE = "bench-samverkan"
 BARE_QUEUE = "bench-bare"
 OFFICER = "officer-1"
+#: benchmark 5's starts in flight at once (see `MemoryPass`)
+MEMORY_CONCURRENCY = 32
 
 
 def _case_input(prefix: str = "B") -> OpenCase:
@@ -255,7 +258,14 @@ class CaseBench:
         self.bare_history = await self.plain.get_workflow_handle(bare_id).fetch_history()
 
     async def run(
-        self, number: str, *, sizes: Sequence[tuple[str, int]], reps: int, unit: int, mode: str
+        self,
+        number: str,
+        *,
+        sizes: Sequence[tuple[str, int]],
+        reps: int,
+        unit: int,
+        mode: str,
+        **extra: Any,
     ) -> list[Row]:
         runner = {
             "1": self.bench_cases,
@@ -264,7 +274,7 @@ class CaseBench:
             "6": self.bench_gateway,
         }[number]
         print(f"bench {number}", flush=True)
-        return await runner(sizes=sizes, reps=reps, unit=unit)
+        return await runner(sizes=sizes, reps=reps, unit=unit, **extra)
 
     # -- 1: complete cases per second -----------------------------------------------------
 
@@ -561,112 +571,205 @@ class CaseBench:
     # -- 5: memory with open cases --------------------------------------------------------
 
     async def bench_memory(
-        self, *, sizes: Sequence[tuple[str, int]], reps: int, unit: int
+        self,
+        *,
+        sizes: Sequence[tuple[str, int]],
+        reps: int,
+        unit: int,
+        concurrency: int = MEMORY_CONCURRENCY,
+        largest: int | None = None,
     ) -> list[Row]:
+        """One growing pass per side on a fresh worker each, readings at every size.
+
+        The two sides alternate segments: baseline and Samverkan grow to the first
+        checkpoint one after the other (the side going first alternates per checkpoint),
+        then to the next, so each side's start rate is measured with the machine to itself
+        and both workers hold the same count at their readings. ``largest`` leaves out
+        checkpoints above it (``--memory-full`` lifts it).
+        """
         checkpoints = sorted({unit * mult for _, mult in sizes})
         labels = {unit * mult: label for label, mult in sizes}
-        measured: dict[str, dict[int, tuple[list[float], float]]] = {}
-        for side in ("baseline", "samverkan"):
-            measured[side] = await self._fill(side, checkpoints, reps)
+        skipped = [n for n in checkpoints if largest is not None and n > largest]
+        checkpoints = [n for n in checkpoints if n not in skipped]
+        passes = {
+            side: await MemoryPass.start(self, side, concurrency=concurrency)
+            for side in ("baseline", "samverkan")
+        }
+        readings: dict[str, dict[int, Reading]] = {"baseline": {}, "samverkan": {}}
+        try:
+            for k, n in enumerate(checkpoints):
+                order = ("baseline", "samverkan") if k % 2 == 0 else ("samverkan", "baseline")
+                for side in order:
+                    readings[side][n] = await passes[side].grow_to(n, reps)
+                s, b = readings["samverkan"][n], readings["baseline"][n]
+                print(
+                    f"  {n}: RSS {summarize(s.rss).median:.0f} vs {summarize(b.rss).median:.0f}"
+                    f" MiB, started {s.rate:.1f} vs {b.rate:.1f}/s",
+                    flush=True,
+                )
+        finally:
+            for memory_pass in passes.values():
+                memory_pass.stop()
         rows = []
         for n in checkpoints:
-            s_rss, s_rate = measured["samverkan"][n]
-            b_rss, b_rate = measured["baseline"][n]
+            s, b = readings["samverkan"][n], readings["baseline"][n]
             rows.append(
                 Row(
                     bench="5",
                     what=f"worker RSS, {n:,} open cases",
                     size=labels[n],
                     unit="MiB",
-                    samverkan=summarize(s_rss),
-                    baseline=summarize(b_rss),
+                    samverkan=summarize(s.rss),
+                    baseline=summarize(b.rss),
                     baseline_name="bare sleepers",
-                    figure=summarize(paired_ratios(s_rss, b_rss)),
+                    figure=summarize(paired_ratios(s.rss, b.rss)),
                     figure_name="RSS ratio",
                     target="<= 1.5",
                     notes={
                         "started_per_s": {
-                            "samverkan": round(s_rate, 1),
-                            "baseline": round(b_rate, 1),
+                            "samverkan": round(s.rate, 1),
+                            "baseline": round(b.rate, 1),
                         },
-                        "rss_samples": "3 readings 1 s apart, one growing pass per side",
+                        "segment_started_per_s": {
+                            "samverkan": round(s.segment_rate, 1),
+                            "baseline": round(b.segment_rate, 1),
+                        },
+                        "worker_cpu_ms_per_start": {
+                            "samverkan": round(s.cpu_ms_per_start, 1),
+                            "baseline": round(b.cpu_ms_per_start, 1),
+                        },
+                        "idle_rss_mib": {
+                            "samverkan": round(passes["samverkan"].idle_rss, 1),
+                            "baseline": round(passes["baseline"].idle_rss, 1),
+                        },
+                        "kib_per_open_workflow": {
+                            "samverkan": round(
+                                (summarize(s.rss).median - passes["samverkan"].idle_rss) / n * 1024
+                            ),
+                            "baseline": round(
+                                (summarize(b.rss).median - passes["baseline"].idle_rss) / n * 1024
+                            ),
+                        },
+                        "client_concurrency": concurrency,
+                        "rss_samples": f"{reps} readings 1 s apart, one growing pass per side,"
+                        " sides alternating per checkpoint",
                     },
                 )
             )
-            print(
-                f"  {n}: RSS {summarize(s_rss).median:.0f} vs {summarize(b_rss).median:.0f} MiB,"
-                f" started {s_rate:.1f} vs {b_rate:.1f}/s",
-                flush=True,
-            )
+        for n in skipped:
+            print(f"  {n}: left out (run with --memory-full)", flush=True)
         return rows
 
-    async def _fill(
-        self, side: str, checkpoints: list[int], reps: int
-    ) -> dict[int, tuple[list[float], float]]:
-        """Start cases (or sleepers) on a fresh worker up to each checkpoint; RSS and rate."""
+
+@dataclass
+class Reading:
+    """One side's state at a checkpoint of benchmark 5."""
+
+    rss: list[float]
+    rate: float  # workflows started and settled per second since the pass began
+    segment_rate: float  # the same over the last segment only
+    cpu_ms_per_start: float  # the worker's CPU per workflow over the last segment
+
+
+class MemoryPass:
+    """Benchmark 5's growing pass for one side: a fresh worker, workflows started up to
+    each checkpoint (``concurrency`` starts in flight), RSS read once they all wait."""
+
+    def __init__(
+        self, bench: CaseBench, side: str, worker: infra.WorkerProcess, queue: str, concurrency: int
+    ) -> None:
+        self.bench, self.side, self.worker, self.queue = bench, side, worker, queue
+        self.client: Client = bench.client if side == "samverkan" else bench.plain
+        self.concurrency = concurrency
+        self.started = 0
+        self.seconds = 0.0  # time spent growing, readings excluded
+        self.deadlines_before = 0
+        self.idle_rss = 0.0  # the worker's RSS polling, before any workflow
+
+    @classmethod
+    async def start(
+        cls, bench: CaseBench, side: str, *, concurrency: int, command: list[str] | None = None
+    ) -> MemoryPass:
         queue = f"bench-mem-{side}-{uuid.uuid4().hex[:6]}"
         if side == "samverkan":
             worker = await infra.start_samverkan_worker(
-                folder=self.folder,
-                address=self.address,
+                folder=bench.folder,
+                address=bench.address,
                 task_queue=queue,
-                database_url=self.dsn,
-                master_keys=self.master_entry,
-                simulator_url=self.simulator_url,
+                database_url=bench.dsn,
+                master_keys=bench.master_entry,
+                simulator_url=bench.simulator_url,
+                command=command,
             )
-            client: Client = self.client
         else:
             worker = await infra.start_bare_worker(
-                folder=self.folder, address=self.address, task_queue=queue
+                folder=bench.folder, address=bench.address, task_queue=queue
             )
-            client = self.plain
-        started_ids: list[str] = []
-        out: dict[int, tuple[list[float], float]] = {}
-        semaphore = asyncio.Semaphore(32)
-        baseline_events = await self.pool.fetchval(
-            "SELECT count(*) FROM events WHERE type = 'DeadlineSet'"
+        memory_pass = cls(bench, side, worker, queue, concurrency)
+        memory_pass.deadlines_before = await memory_pass._deadlines_set()
+        await asyncio.sleep(1.0)
+        memory_pass.idle_rss = worker.rss_mib()
+        return memory_pass
+
+    async def _deadlines_set(self) -> int:
+        return int(
+            await self.bench.pool.fetchval("SELECT count(*) FROM events WHERE type = 'DeadlineSet'")
         )
 
-        async def start_one() -> None:
-            async with semaphore:
-                if side == "samverkan":
-                    case = _case_input("M")
-                    handle = await client.start_workflow(
-                        CaseWorkflow.run, case, id=f"case-{case.case_number}", task_queue=queue
-                    )
-                else:
-                    handle = await client.start_workflow(
-                        BareSleeper.run, 30, id=f"sleep-{uuid.uuid4().hex[:12]}", task_queue=queue
-                    )
-                started_ids.append(handle.id)
-
-        async def settled(n: int) -> bool:
-            if side == "samverkan":
-                done = await self.pool.fetchval(
-                    "SELECT count(*) FROM events WHERE type = 'DeadlineSet'"
-                )
-                return bool(done - baseline_events >= 2 * n)
-            result = await client.count_workflows(
-                f"TaskQueue = '{queue}' AND CaseState = 'sleeping'"
+    async def _start_one(self) -> None:
+        if self.side == "samverkan":
+            case = _case_input("M")
+            await self.client.start_workflow(
+                CaseWorkflow.run, case, id=f"case-{case.case_number}", task_queue=self.queue
             )
-            return result.count >= n
+        else:
+            await self.client.start_workflow(
+                BareSleeper.run, 30, id=f"sleep-{uuid.uuid4().hex[:12]}", task_queue=self.queue
+            )
 
-        try:
-            t0 = time.perf_counter()
-            for n in checkpoints:
-                await asyncio.gather(*(start_one() for _ in range(n - len(started_ids))))
-                limit = time.perf_counter() + 1800
-                while not await settled(n):
-                    if time.perf_counter() > limit:
-                        raise RuntimeError(f"{side}: {n} workflows never settled")
-                    await asyncio.sleep(0.25)
-                rate = n / (time.perf_counter() - t0)
-                await asyncio.sleep(1.0)
-                samples = []
-                for _ in range(reps):
-                    samples.append(worker.rss_mib())
-                    await asyncio.sleep(1.0)
-                out[n] = (samples, rate)
-        finally:
-            worker.stop()
-        return out
+    async def _settled(self, n: int) -> bool:
+        """Whether ``n`` workflows wait: a case has set both its deadlines, a sleeper its
+        search attribute."""
+        if self.side == "samverkan":
+            return await self._deadlines_set() - self.deadlines_before >= 2 * n
+        result = await self.client.count_workflows(
+            f"TaskQueue = '{self.queue}' AND CaseState = 'sleeping'"
+        )
+        return result.count >= n
+
+    async def grow_to(self, n: int, reps: int, *, limit: float = 1800) -> Reading:
+        todo = n - self.started
+        cpu0, t0 = self.worker.cpu_seconds(), time.perf_counter()
+        queue: asyncio.Queue[None] = asyncio.Queue()
+        for _ in range(todo):
+            queue.put_nowait(None)
+
+        async def starter() -> None:
+            while not queue.empty():
+                queue.get_nowait()
+                await self._start_one()
+
+        await asyncio.gather(*(starter() for _ in range(min(self.concurrency, todo))))
+        self.started = n
+        give_up = time.perf_counter() + limit
+        while not await self._settled(n):
+            if time.perf_counter() > give_up:
+                raise RuntimeError(f"{self.side}: {n} workflows never settled")
+            await asyncio.sleep(0.25)
+        segment = time.perf_counter() - t0
+        cpu = self.worker.cpu_seconds() - cpu0
+        self.seconds += segment
+        await asyncio.sleep(1.0)
+        samples = []
+        for _ in range(reps):
+            samples.append(self.worker.rss_mib())
+            await asyncio.sleep(1.0)
+        return Reading(
+            rss=samples,
+            rate=n / self.seconds,
+            segment_rate=todo / segment,
+            cpu_ms_per_start=cpu / max(todo, 1) * 1000,
+        )
+
+    def stop(self) -> None:
+        self.worker.stop()

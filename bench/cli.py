@@ -2,8 +2,10 @@
 in ``docs/benchmarks.md``.
 
 ``--quick`` is a smoke run (size ×1, small counts, 3 repetitions: a minute or two); the full
-run does sizes ×1, ×4, ×16 and benchmark 5 up to 10,000 cases. ``--only 2,4`` picks
-benchmarks, ``--sizes 1,4`` sizes, ``--reps`` repetitions (at least 3).
+run does sizes ×1, ×4, ×16, benchmark 5 up to 2,500 open cases (×4) unless
+``--memory-full`` takes it to 10,000 (×16). ``--only 2,4`` picks benchmarks, ``--sizes 1,4``
+sizes, ``--reps`` repetitions (at least 3), ``--memory-concurrency`` benchmark 5's starts in
+flight.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ UNITS = {
     "5": (625, 50),  # open cases (×16 = 10,000)
     "6": (10, 8),  # answers per side per repetition
 }
+#: benchmark 5's largest reading without ``--memory-full``: 2,500 open cases (×4). Starting a
+#: case costs ~175 ms of CPU on this 2-core machine (dev server ~95, worker ~75), so starts
+#: top out at ~9/s and the pass to 10,000 cases (×16), both sides, took 23 minutes: more than
+#: `make bench`'s 30 minutes leave after the other benchmarks' 13 (docs/benchmarks.md,
+#: "Benchmark 5: why 10,000 is behind --memory-full").
+MEMORY_DEFAULT_LARGEST: int | None = 2500
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,6 +52,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, default=3, help="repetitions per side (>= 3)")
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/benchmarks.md")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--memory-full",
+        action="store_true",
+        help="benchmark 5 up to 10,000 open cases (×16; ~17 more minutes); "
+        "without it benchmark 5 stops at 2,500",
+    )
+    parser.add_argument(
+        "--memory-concurrency",
+        type=int,
+        default=None,
+        help="benchmark 5's workflow starts in flight at once",
+    )
     args = parser.parse_args(argv)
     if args.reps < 3:
         parser.error("--reps must be at least 3: a median of fewer says little")
@@ -64,7 +84,7 @@ def versions() -> dict[str, str]:
     return found
 
 
-async def run(args: argparse.Namespace) -> list[Row]:
+async def run(args: argparse.Namespace) -> tuple[list[Row], dict[str, float]]:
     from bench import infra
     from samverkan.logging import configure_logging
 
@@ -74,6 +94,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
     mode = "quick" if args.quick else "full"
     unit = {b: UNITS[b][1 if args.quick else 0] for b in UNITS}
     rows: list[Row] = []
+    timings: dict[str, float] = {}
     folder = Path(tempfile.mkdtemp(prefix="samverkan-bench-"))
     with infra.postgres_server() as server_dsn:
         if {"2", "3"} & set(args.only):
@@ -82,33 +103,51 @@ async def run(args: argparse.Namespace) -> list[Row]:
             dsn = await infra.fresh_database(server_dsn)
             if "2" in args.only:
                 print("bench 2: event store appends", flush=True)
+                t0 = time.perf_counter()
                 rows += await append.bench_append(
                     dsn, sizes=args.sizes, reps=args.reps, unit_transactions=unit["2"]
                 )
+                timings["2"] = time.perf_counter() - t0
             if "3" in args.only:
                 print("bench 3: projection lag", flush=True)
+                t0 = time.perf_counter()
                 rows += await append.bench_projection_lag(
                     dsn, sizes=args.sizes, reps=args.reps, unit_transactions=unit["3"]
                 )
+                timings["3"] = time.perf_counter() - t0
         temporal_benches = [b for b in args.only if b in {"1", "4", "5", "6"}]
         if temporal_benches:
             from bench import cases
 
+            t0 = time.perf_counter()
             async with cases.CaseBench.running(server_dsn, folder) as bench:
+                timings["setup"] = time.perf_counter() - t0
                 for number in temporal_benches:
+                    t0 = time.perf_counter()
+                    extra = {}
+                    if number == "5":
+                        extra["largest"] = None if args.memory_full else MEMORY_DEFAULT_LARGEST
+                        if args.memory_concurrency:
+                            extra["concurrency"] = args.memory_concurrency
                     rows += await bench.run(
-                        number, sizes=args.sizes, reps=args.reps, unit=unit[number], mode=mode
+                        number,
+                        sizes=args.sizes,
+                        reps=args.reps,
+                        unit=unit[number],
+                        mode=mode,
+                        **extra,
                     )
+                    timings[number] = time.perf_counter() - t0
     order = {b: i for i, b in enumerate("123456")}
     rows.sort(key=lambda r: order[r.bench])
-    return rows
+    return rows, timings
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     started = datetime.now().astimezone()
     t0 = time.perf_counter()
-    rows = asyncio.run(run(args))
+    rows, timings = asyncio.run(run(args))
     mode = "quick" if args.quick else "full"
     path = write_results(
         rows,
@@ -117,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
         seconds=time.perf_counter() - t0,
         mode=mode,
         results_dir=args.results_dir,
+        timings=timings,
     )
     print(f"results: {path}")
     if not args.no_docs:

@@ -151,8 +151,12 @@ async def start_samverkan_worker(
     database_url: str,
     master_keys: str,
     simulator_url: str,
+    command: list[str] | None = None,
 ) -> WorkerProcess:
-    """The production worker (``python worker.py``) configured by environment, as in dev."""
+    """The production worker (``python worker.py``) configured by environment, as in dev.
+
+    ``command`` replaces ``worker.py`` with another entry point (`bench.worker_probe`).
+    """
     log = folder / f"worker-{task_queue}.log"
     env = {
         **os.environ,
@@ -168,7 +172,7 @@ async def start_samverkan_worker(
     }
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: ASYNC220 - returns at once; the worker lives on
-            [sys.executable, str(ROOT / "worker.py")],
+            [sys.executable, *(command or [str(ROOT / "worker.py")])],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

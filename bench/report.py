@@ -132,12 +132,25 @@ def render_table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def render_machine(machine: dict[str, Any], started: str, seconds: float, mode: str) -> str:
+def render_machine(
+    machine: dict[str, Any],
+    started: str,
+    seconds: float,
+    mode: str,
+    timings: dict[str, float] | None = None,
+) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in sorted(machine.get("versions", {}).items()))
+    per_bench = (
+        " Minutes per benchmark: "
+        + ", ".join(f"{k} {v / 60:.1f}" for k, v in timings.items())
+        + "."
+        if timings
+        else ""
+    )
     return (
         f"Run {started} ({mode}, {seconds / 60:.1f} min) on {machine['cores']} cores, "
         f"{machine['memory_gib']} GiB, {machine['platform']}, Python {machine['python']}; "
-        f"{versions}."
+        f"{versions}.{per_bench}"
     )
 
 
@@ -145,7 +158,11 @@ def render_results(document: dict[str, Any]) -> str:
     """The generated block of docs/benchmarks.md for one results document."""
     rows = [row_from_json(r) for r in document["rows"]]
     machine = render_machine(
-        document["machine"], document["started"], document["seconds"], document["mode"]
+        document["machine"],
+        document["started"],
+        document["seconds"],
+        document["mode"],
+        document.get("bench_seconds"),
     )
     return "\n\n".join([BEGIN, machine, render_table(rows), END])
 
@@ -166,6 +183,7 @@ def write_results(
     seconds: float,
     mode: str,
     results_dir: Path,
+    timings: dict[str, float] | None = None,
 ) -> Path:
     """Write ``<results_dir>/<date>.json`` (``-quick`` suffix for a smoke run); its path."""
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -175,6 +193,7 @@ def write_results(
         "started": started.isoformat(timespec="seconds"),
         "seconds": round(seconds, 1),
         "mode": mode,
+        "bench_seconds": {k: round(v, 1) for k, v in (timings or {}).items()},
         "machine": machine,
         "rows": [row.as_json() for row in rows],
     }

@@ -112,3 +112,28 @@ def test_results_file_and_docs_table_round_trip(tmp_path: Path) -> None:
 def test_splice_keeps_text_after_the_block() -> None:
     text = f"a\n{BEGIN}\nold\n{END}\nafter\n"
     assert splice(text, f"{BEGIN}\nnew\n{END}") == f"a\n{BEGIN}\nnew\n{END}\nafter\n"
+
+
+def test_memory_options_are_parsed() -> None:
+    args = parse_args(["--only", "5", "--memory-full", "--memory-concurrency", "64"])
+    assert args.memory_full is True and args.memory_concurrency == 64
+    args = parse_args([])
+    assert args.memory_full is False and args.memory_concurrency is None
+    assert args.sizes == [("×1", 1), ("×4", 4), ("×16", 16)]
+
+
+def test_minutes_per_benchmark_are_in_the_table_header(tmp_path: Path) -> None:
+    path = write_results(
+        [_row()],
+        machine={"cores": 2, "memory_gib": 24, "platform": "x", "python": "3.11"},
+        started=datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+        seconds=600,
+        mode="full",
+        results_dir=tmp_path,
+        timings={"2": 90.0, "5": 300.0},
+    )
+    assert path.name == "2026-03-02.json"
+    docs = tmp_path / "benchmarks.md"
+    update_docs(docs, path)
+    text = docs.read_text()
+    assert "(full, 10.0 min)" in text and "Minutes per benchmark: 2 1.5, 5 5.0." in text
