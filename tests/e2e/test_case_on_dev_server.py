@@ -7,7 +7,6 @@ Temporal update, as an agency with its own client would.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -34,6 +33,7 @@ from samverkan.replay import replay_histories
 from samverkan.simulator import running_simulator
 from samverkan.simulator_responder import TemporalUpdateResponder
 from tests.agencies.support import directory_for
+from tests.waiting import eventually
 from worker import build_worker
 from workflows import CaseWorkflow
 
@@ -46,14 +46,6 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     created = await create_pool(database_url)
     yield created
     await created.close()
-
-
-async def _eventually(check, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(int(seconds * 10)):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 async def test_case_runs_end_to_end_encrypted_and_replays(
@@ -118,7 +110,7 @@ async def test_case_runs_end_to_end_encrypted_and_replays(
                 rows = await pool.fetch("SELECT type FROM events WHERE case_id = $1", case_number)
                 return any(r["type"] == "ConsultationAnswered" for r in rows)
 
-            await _eventually(answered)
+            await eventually(answered, seconds=30)
 
             async def listed() -> bool:
                 found = [
@@ -129,7 +121,7 @@ async def test_case_runs_end_to_end_encrypted_and_replays(
                 ]
                 return found == [f"case-{case_number}"]
 
-            await _eventually(listed)
+            await eventually(listed, seconds=30)
             summary = await handle.query("summary")
             rows = await pool.fetch(
                 "SELECT version, type, data::text AS data FROM events WHERE case_id = $1 "

@@ -65,6 +65,7 @@ from samverkan.simulator import running_simulator
 from samverkan.simulator_responder import GatewayResponder
 from samverkan.simulator_state import AgencyBehaviour, SimulatorConfig
 from tests.conftest import SCRIPTS
+from tests.waiting import eventually
 from worker import build_worker, production_activities
 from workflows import CaseWorkflow
 
@@ -226,14 +227,6 @@ def _readable(raw: str) -> str:
     return "\n".join(parts)
 
 
-async def _eventually(check: Any, seconds: float = 60) -> None:
-    for _ in range(int(seconds * 10)):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not reached in time")
-
-
 @contextlib.asynccontextmanager
 async def _serving(app: Any, port: int) -> AsyncIterator[str]:
     server = uvicorn.Server(
@@ -344,7 +337,7 @@ async def run(
             rows = await pool.fetch("SELECT type FROM events WHERE case_id = $1", case_number)
             return any(r["type"] == "ConsultationAnswered" for r in rows)
 
-        await _eventually(answered)
+        await eventually(answered, seconds=60)
         await handle.execute_update(
             "conclude_investigation", {"outcome": "no_intervention", **officer}
         )

@@ -9,13 +9,13 @@ import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from tests.waiting import eventually
 from tests.workflows.conftest import (
     CaseStack,
     assessed_into_investigation,
     record_history,
     stored_types,
 )
-from tests.workflows.test_escalation import eventually
 
 POLICE = {
     "agency": "police",

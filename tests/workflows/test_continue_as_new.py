@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from tests.waiting import eventually
 from tests.workflows.conftest import CaseStack, assessed_into_investigation, record_history
-from tests.workflows.test_escalation import eventually
 from workflows.messages import CaseRunOptions
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from temporalio.testing import WorkflowEnvironment
@@ -12,6 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 from cases import DeadlineKind, Policy, compute_deadline, escalation_schedule
 from eventstore import InMemoryEventStore
 from tests.agencies.support import SimulatorAdmin
+from tests.waiting import eventually
 from tests.workflows.conftest import (
     CaseStack,
     case_worker,
@@ -19,15 +18,6 @@ from tests.workflows.conftest import (
     record_history,
     stored_types,
 )
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, seconds: float = 20) -> None:
-    """Wait (in real time, without skipping) until ``check`` holds."""
-    for _ in range(int(seconds * 10)):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 async def _escalations(stack: CaseStack, case_number: str) -> Counter[tuple[str, int]]:
