@@ -167,7 +167,9 @@ def _events_for_report(
     state: CaseState, report: ConsultationReport, *, now: datetime, policy: Policy | None
 ) -> SignalOutcome:
     actor = f"agency:{report.agency.value}"
-    if report.kind is ReportKind.ESCALATED and report.rung is not None:
+    if report.kind is ReportKind.ESCALATED:
+        if report.rung is None:
+            raise Rejected("missing_rung", "rung", "an escalation report names its rung")
         command: Any = cases.RaiseEscalation.from_rung(report.rung)
         events = cases.decide(state, command, now=now, policy=policy)
         return SignalOutcome(events, actor, rung=report.rung if events else None)
@@ -182,7 +184,6 @@ def _events_for_report(
         ReportKind.DECLINED: cases.ConsultationOutcomeKind.DECLINED,
         ReportKind.EXPIRED: cases.ConsultationOutcomeKind.EXPIRED,
         ReportKind.DELIVERY_FAILED: cases.ConsultationOutcomeKind.FAILED,
-        ReportKind.ESCALATED: cases.ConsultationOutcomeKind.FAILED,
     }[report.kind]
     command = cases.ReportConsultationOutcome(
         consultation_id=report.consultation_id,
