@@ -49,9 +49,16 @@ async def test_case_workflow_records_domain_metrics_once_each(local_env, task_qu
             "record_protection_assessment",
             {"acute": False, "reasoning": "Late, not acute.", "decided_by": "officer-1"},
         )
-        for _ in range(100):
+        expected = [
+            (metrics.CASE_TRANSITIONS, {"to_state": "pre_assessment"}),
+            (metrics.DEADLINES_BREACHED, {"kind": "protection_assessment"}),
+            (metrics.DEADLINES_BREACHED, {"kind": "pre_assessment"}),
+            (metrics.ESCALATIONS, {"kind": "pre_assessment", "rung": "remind_officer"}),
+            (metrics.ESCALATIONS, {"kind": "protection_assessment", "rung": "on_call"}),
+        ]
+        for _ in range(100):  # breaches are recorded before rungs: wait for every series
             samples = scrape(address)
-            if series(samples, metrics.DEADLINES_BREACHED, kind="pre_assessment"):
+            if all(series(samples, name, **labels) for name, labels in expected):
                 break
             await asyncio.sleep(0.2)
         await handle.terminate("test done")
