@@ -16,6 +16,7 @@ back by signal, so they outlive a run that continues as new.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,6 +59,23 @@ IDLE_WAKE_UP = timedelta(days=30)
 #: Timeline entries a continued run carries (payloads have a size limit); the whole case
 #: file is always in the event store.
 TIMELINE_CARRIED = 1_000
+#: Patch id (docs/changing-workflows.md): a step's events, the ``DeadlineSet`` of every
+#: deadline it starts and a consultation's disclosure are appended in one activity call
+#: instead of one call each. Histories recorded before it replay the one-call-each path.
+BATCHED_APPENDS = "samverkan-batched-appends"
+
+#: An event with the actor it is recorded for.
+Attributed = tuple[DomainEvent, str]
+
+
+def attributed(events: Iterable[DomainEvent], actor: str) -> list[Attributed]:
+    """``events``, each recorded for ``actor``."""
+    return [(event, actor) for event in events]
+
+
+def deadlines_set(planned: Iterable[steps.PlannedDeadline]) -> list[Attributed]:
+    """A ``DeadlineSet`` for each planned deadline, recorded by the workflow itself."""
+    return attributed((cases.DeadlineSet(deadline=p.deadline) for p in planned), SYSTEM_ACTOR)
 
 
 def rejection(exc: Rejected) -> ApplicationError:
@@ -110,8 +128,7 @@ class CaseWorkflow:
             self._policy = await steps.load_policy()
         if not self._opened:
             async with self._lock:
-                await self._record(self._opening, actor="operator")
-                await self._set_deadlines_after_report()
+                await self._record_opening()
             self._opened = True
         while self.state.state != cases.CaseStateName.CLOSED:
             await self._raise_due_rungs()
@@ -278,13 +295,21 @@ class CaseWorkflow:
                 events = cases.decide(self._state, command, now=workflow.now(), policy=self._policy)
             except Rejected as exc:
                 raise rejection(exc) from None
-            await self._record(events, actor=actor)
-            await self._set_deadlines_after(events)
+            if workflow.patched(BATCHED_APPENDS):
+                planned = await self._plan_deadlines_after(events)
+                await self._record_with_deadlines(attributed(events, actor), planned)
+            else:
+                await self._record(events, actor=actor)
+                await self._set_deadlines_after(events)
             return events
 
     async def _record(self, events: list[DomainEvent], *, actor: str) -> None:
         """Append ``events`` to the event store, then fold them into the workflow's state."""
-        if not events:
+        await self._record_attributed(attributed(events, actor))
+
+    async def _record_attributed(self, entries: list[Attributed]) -> None:
+        """Append ``entries`` in one call, in their order, then fold them into the state."""
+        if not entries:
             return
         envelopes = [
             cases.seal(
@@ -295,11 +320,11 @@ class CaseWorkflow:
                 occurred_at=workflow.now(),
                 actor=actor,
             )
-            for offset, event in enumerate(events, start=1)
+            for offset, (event, actor) in enumerate(entries, start=1)
         ]
         await steps.append_events(self._case.case_number, self._version, envelopes)
         meter = workflow.metric_meter()
-        for envelope, event in zip(envelopes, events, strict=True):
+        for envelope, (event, _) in zip(envelopes, entries, strict=True):
             before, self._state = self._state, cases.apply(self._state, event)
             record_metrics(meter, before, self._state, event)
             self._version = envelope.version
@@ -316,6 +341,80 @@ class CaseWorkflow:
         self._publish()
 
     # -- deadlines and escalation ---------------------------------------------------------
+
+    async def _record_opening(self) -> None:
+        """Record the report and the two deadlines it starts: protection, pre-assessment.
+
+        Both run from receipt. They are computed before anything is recorded (from the
+        opening folded on its own) and go out in the opening's append.
+        """
+        if not workflow.patched(BATCHED_APPENDS):
+            await self._record(self._opening, actor="operator")
+            await self._set_deadlines_after_report()
+            return
+        received_at = cases.fold(self._opening).received_at
+        planned = [
+            await self._plan_deadline(DeadlineKind.PROTECTION_ASSESSMENT, received_at),
+            await self._plan_deadline(DeadlineKind.PRE_ASSESSMENT, received_at),
+        ]
+        await self._record_with_deadlines(attributed(self._opening, "operator"), planned)
+
+    async def _plan_deadlines_after(self, events: list[DomainEvent]) -> list[steps.PlannedDeadline]:
+        """The deadlines ``events`` start, running from now: an opened or extended investigation."""
+        planned = []
+        for event in events:
+            if isinstance(event, cases.InvestigationOpened):
+                planned.append(
+                    await self._plan_deadline(DeadlineKind.INVESTIGATION, workflow.now())
+                )
+            elif isinstance(event, cases.InvestigationExtended):
+                planned.append(
+                    await self._plan_deadline(
+                        DeadlineKind.INVESTIGATION, workflow.now(), until=event.until
+                    )
+                )
+        return planned
+
+    async def _plan_deadline(
+        self,
+        kind: DeadlineKind,
+        start: datetime,
+        *,
+        until: Any = None,
+        agency: cases.Agency | None = None,
+        acute: bool = False,
+        key: str | None = None,
+    ) -> steps.PlannedDeadline:
+        """Compute a deadline and its rungs (a local activity); nothing is recorded yet."""
+        return await steps.compute_deadline(
+            kind,
+            start,
+            policy=self._policy_or_default(),
+            agency=agency,
+            acute=acute,
+            key=key,
+            until=until,
+        )
+
+    async def _record_with_deadlines(
+        self, entries: list[Attributed], planned: list[steps.PlannedDeadline]
+    ) -> None:
+        """Append ``entries`` and then a ``DeadlineSet`` per planned deadline in one call."""
+        await self._record_attributed([*entries, *deadlines_set(planned)])
+        for deadline in planned:
+            self._watch(deadline)
+
+    def _watch(self, planned: steps.PlannedDeadline) -> None:
+        """Watch ``planned``'s rungs instead of its key's old ones.
+
+        A consultation's rungs are watched by its own workflow: here its old ones only go.
+        """
+        self._schedule = [r for r in self._schedule if r.deadline_key != planned.deadline.key]
+        if planned.deadline.kind is not DeadlineKind.CONSULTATION:
+            self._schedule += planned.schedule
+
+    # Before BATCHED_APPENDS: each DeadlineSet in an append of its own, right after the
+    # step's (only histories recorded before the patch take these).
 
     async def _set_deadlines_after_report(self) -> None:
         state = self.state
@@ -341,19 +440,11 @@ class CaseWorkflow:
         acute: bool = False,
         key: str | None = None,
     ) -> steps.PlannedDeadline:
-        planned = await steps.compute_deadline(
-            kind,
-            start,
-            policy=self._policy_or_default(),
-            agency=agency,
-            acute=acute,
-            key=key,
-            until=until,
+        planned = await self._plan_deadline(
+            kind, start, until=until, agency=agency, acute=acute, key=key
         )
-        await self._record([cases.DeadlineSet(deadline=planned.deadline)], actor=SYSTEM_ACTOR)
-        self._schedule = [r for r in self._schedule if r.deadline_key != planned.deadline.key]
-        if kind is not DeadlineKind.CONSULTATION:
-            self._schedule += planned.schedule
+        await self._record_attributed(deadlines_set([planned]))
+        self._watch(planned)
         return planned
 
     def _policy_or_default(self) -> Policy:
@@ -396,8 +487,10 @@ class CaseWorkflow:
                 if events:
                     await steps.notify_escalation(self.state.case_number, rung)
 
-    def _decide(self, command: cases.Command) -> list[DomainEvent]:
-        return cases.decide(self._state, command, now=workflow.now(), policy=self._policy)
+    def _decide(self, command: cases.Command, *, on: CaseState | None = None) -> list[DomainEvent]:
+        """Decide ``command`` on the case as recorded, or ``on`` a state about to be."""
+        state = on if on is not None else self._state
+        return cases.decide(state, command, now=workflow.now(), policy=self._policy)
 
     def _next_wake_up(self) -> datetime:
         moments = [rung.fire_at for rung in self._pending_rungs()[:1]]
@@ -437,20 +530,37 @@ class CaseWorkflow:
                 "consultation not sent", extra={"consultation": consultation_id, "code": exc.code}
             )
             return
-        planned = await self._set_deadline(
-            DeadlineKind.CONSULTATION,
-            workflow.now(),
-            agency=consultation.agency,
-            acute=consultation.acute,
-            key=f"consultation:{consultation_id}",
+        disclosure = cases.RecordDisclosure(
+            consultation_id=consultation_id,
+            decided_by=decided_by,
+            harm_assessment="no harm found at request (SoL 26:1 menprövning by the requester)",
         )
-        if request.contains_personal_data:
-            disclosure = cases.RecordDisclosure(
-                consultation_id=consultation_id,
-                decided_by=decided_by,
-                harm_assessment="no harm found at request (SoL 26:1 menprövning by the requester)",
+        key = f"consultation:{consultation_id}"
+        if workflow.patched(BATCHED_APPENDS):
+            planned = await self._plan_deadline(
+                DeadlineKind.CONSULTATION,
+                workflow.now(),
+                agency=consultation.agency,
+                acute=consultation.acute,
+                key=key,
             )
-            await self._record(self._decide(disclosure), actor=decided_by)
+            deadline_set = cases.DeadlineSet(deadline=planned.deadline)
+            entries: list[Attributed] = [(deadline_set, SYSTEM_ACTOR)]
+            if request.contains_personal_data:  # decided on the case with its deadline set
+                with_deadline = cases.apply(self.state, deadline_set)
+                entries += attributed(self._decide(disclosure, on=with_deadline), decided_by)
+            await self._record_attributed(entries)
+            self._watch(planned)
+        else:
+            planned = await self._set_deadline(
+                DeadlineKind.CONSULTATION,
+                workflow.now(),
+                agency=consultation.agency,
+                acute=consultation.acute,
+                key=key,
+            )
+            if request.contains_personal_data:
+                await self._record(self._decide(disclosure), actor=decided_by)
         await workflow.start_child_workflow(
             ConsultationWorkflow.run,
             ConsultationInput(

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from samverkan.cli import app
 from samverkan.replay import load_history_file, replay_histories
+from workflows.case import BATCHED_APPENDS
 
 HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
 REQUIRED_PATHS = {
@@ -28,8 +29,50 @@ REQUIRED_PATHS = {
 }
 
 
+#: Paths recorded again with each step in one append (``-batched-appends``): the patched
+#: branch, next to the histories above that prove the branch before the patch replays.
+BATCHED_SUFFIX = "-batched-appends"
+REQUIRED_BATCHED_PATHS = {
+    "case-ordinary",
+    "case-investigation-extended",
+    "case-consultation-answered",
+    "case-consultation-expired",
+    "case-continued-as-new",
+}
+
+
 def test_the_corpus_holds_every_path() -> None:
     assert {path.stem for path in HISTORIES} >= REQUIRED_PATHS
+    batched = {p + BATCHED_SUFFIX for p in REQUIRED_BATCHED_PATHS}
+    assert {path.stem for path in HISTORIES} >= batched
+
+
+def _workflow_type(path: Path) -> str:
+    started = load_history_file(path).events[0].workflow_execution_started_event_attributes
+    return started.workflow_type.name
+
+
+def _patches(path: Path) -> set[str]:
+    """The patch ids a recorded history's markers carry."""
+    ids = set()
+    for event in load_history_file(path).events:
+        marker = event.marker_recorded_event_attributes
+        if (
+            event.HasField("marker_recorded_event_attributes")
+            and marker.marker_name == "core_patch"
+        ):
+            for payload in marker.details["patch-data"].payloads:
+                ids.add(json.loads(payload.data)["id"])
+    return ids
+
+
+def test_the_corpus_replays_both_branches_of_the_batched_appends_patch() -> None:
+    cases = [p for p in HISTORIES if _workflow_type(p) == "CaseWorkflow"]
+    batched = {p.stem for p in cases if p.stem.endswith(BATCHED_SUFFIX)}
+    assert batched, "no history recorded with the patch"
+    for path in cases:
+        taken = BATCHED_APPENDS in _patches(path)
+        assert taken == (path.stem in batched), path.stem
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
