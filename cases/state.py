@@ -402,17 +402,19 @@ def apply(state: CaseState | None, event: DomainEvent) -> CaseState:
         UnexpectedEvent: the event cannot follow the state (e.g. an answer to a
             consultation never requested, or any event before the case was opened).
     """
+    changes: dict[str, Any] = {}
     if state is None:
         if not isinstance(event, ReportReceived):
             raise UnexpectedEvent(f"{event.event_type()} before the case was opened")
-        folded = _opened(event)
+        base = _opened(event)
     else:
-        folded = state.model_copy(update=_changes(state, event))
+        base, changes = state, _changes(state, event)  # never version or last_event_at
     moment = event_time(event)
-    last = folded.last_event_at
+    last = base.last_event_at
     if moment is not None and (last is None or moment > last):
         last = moment
-    return folded.model_copy(update={"version": folded.version + 1, "last_event_at": last})
+    # one copy per event: the fold is the projector's and the workflow's hot path
+    return base.model_copy(update={**changes, "version": base.version + 1, "last_event_at": last})
 
 
 def fold(events: Iterable[DomainEvent]) -> CaseState:

@@ -1,18 +1,22 @@
 """`PostgresEventStore`: the event store on PostgreSQL through an asyncpg pool.
 
 Appends
-    The common case is **one round trip**: a single autocommit statement (`_APPEND`) that
-    inserts the batch with ``INSERT .. SELECT FROM unnest(..)`` only if the case is at
-    ``expected_version`` (a ``WHERE`` on ``max(version)``), returning the new positions.
-    Only when that statement returns no rows (the case is at another version: a stale
-    writer, or a retry of a batch already recorded) or raises ``UniqueViolationError`` (a
-    reused event id, or a writer that got the same version first; the statement's snapshot
-    predates its wait for the append lock, so ``UNIQUE (case_id, version)`` is what catches
-    that race) does the append run the careful path: one transaction that looks up the
-    batch's event ids (a retry returns the original result and writes nothing, see
-    `resolve_retry`), compares the case's version (`WrongExpectedVersion`) and inserts. A
-    statement that fails writes nothing; at most it leaves a position unused (a harmless
-    hole). asyncpg prepares each statement once per connection and caches it.
+    The common case is **one round trip, shared**: the appends under way at once (from the
+    coroutines of this process) are sent together, up to ``max_group`` of distinct cases, as
+    one autocommit statement (`_APPEND_GROUP`, the batches as one ``jsonb`` parameter) that
+    inserts each batch only if its case is at its ``expected_version`` and returns each
+    inserted case's positions: one append lock, one commit for the group. While a group is in
+    flight the next appends queue, so under load the groups grow by themselves and a lone
+    writer still gets one statement per append. Only when an append's batch was not inserted
+    (its case is at another version: a stale writer, or a retry of a batch already recorded)
+    or the group's statement failed in the database (``UniqueViolationError``: a reused event
+    id, or a writer that got the same version first, the statement's snapshot predating its
+    wait for the append lock; or a value ``jsonb`` refuses) does that append run the careful
+    path, alone: one transaction that looks up the batch's event ids (a retry returns the
+    original result and writes nothing, see `resolve_retry`), compares the case's version
+    (`WrongExpectedVersion`) and inserts. So a refused append never fails the others of its
+    group. A statement that fails writes nothing; at most it leaves a position unused (a
+    harmless hole). asyncpg prepares each statement once per connection and caches it.
 
     Every envelope is read as a domain event (`check_batch`) before anything is sent;
     ``validated=True`` skips only that reading, for a caller that has just done it
@@ -29,15 +33,16 @@ Gap-free global order: the append lock
     Readers need no filter and checkpoints stay a single number.
 
     Cost: appends from all cases run one at a time, so throughput is bounded by one
-    append's lock-to-commit time. On the fast path the statement is its own transaction,
-    so the lock is taken and released inside the server (insert, then commit flush) and no
-    client round trip happens while it is held; on the careful path it is held across the
-    client's ``COMMIT`` round trip. Measured on the shared 2-core machine (benchmark 2,
-    docs/benchmarks.md, 8 writers): about 500-950 appends per second of one event and
-    4,500-6,500 events per second in appends of ten, 0.6-0.9 of raw ``INSERT`` transactions
-    into the same table without the lock (the five-round-trip transaction this replaced
-    managed 0.4-0.5); ``python -m bench.profile 10`` (8 writers, nothing else running)
-    reaches ~12,000 events per second. Batching events per workflow step amortises the lock
+    statement's lock-to-commit time, which grouping spreads over every append under way. On
+    the fast path the statement is its own transaction, so the lock is taken and released
+    inside the server (insert, then commit flush) and no client round trip happens while it
+    is held; on the careful path it is held across the client's ``COMMIT`` round trip.
+    Measured on the shared 2-core machine (benchmark 2, docs/benchmarks.md, 8 writers, a
+    busy machine): 5,000-7,500 appends per second of one event and ~33,000 events per second
+    in appends of ten, 1.3-2.9 times raw ``INSERT`` transactions into the same table without
+    the lock (one statement per append managed 0.6-0.8, as the lock serialised every commit
+    flush; the five-round-trip transaction before it 0.4-0.5). Batching events per workflow
+    step amortises the lock
     further. A case process appends a few dozen events over months, far below
     that bound. The alternative, a transaction-id watermark (``xid8`` column and
     ``pg_snapshot_xmin(pg_current_snapshot())``), lets appends run in parallel but orders
@@ -54,12 +59,14 @@ Gap-free global order: the append lock
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from pydantic_core import to_json
 
 from cases import Envelope
 
@@ -74,23 +81,40 @@ _COLUMNS = (
 )
 _BY_EVENT_IDS = _COLUMNS + " WHERE event_id = ANY($1::uuid[])"
 _CASE_VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE case_id = $1"
+# The batch travels as one jsonb array (`_batch_json`): one parameter instead of one array
+# per column (asyncpg's per-element array encoding was most of an append's client time), and
+# PostgreSQL parses it when the statement is bound, before the append lock is taken.
 _INSERT = """
 INSERT INTO events (event_id, case_id, version, type, schema_version, occurred_at, actor, data)
-SELECT e.event_id, $1, e.version, e.type, e.schema_version, e.occurred_at, e.actor, e.data::jsonb
-FROM unnest($2::uuid[], $3::int[], $4::text[], $5::int[], $6::timestamptz[], $7::text[], $8::text[])
-    AS e(event_id, version, type, schema_version, occurred_at, actor, data)
+SELECT e.event_id, $1, e.version, e.type, e.schema_version, e.occurred_at, e.actor, e.data
+FROM jsonb_to_recordset($2::jsonb) AS e(event_id uuid, version int, type text,
+    schema_version int, occurred_at timestamptz, actor text, data jsonb)
 ORDER BY e.version
 RETURNING position, version
 """
-# The fast path: the same insert, guarded by the version check, in one autocommit statement.
-_APPEND = """
-INSERT INTO events (event_id, case_id, version, type, schema_version, occurred_at, actor, data)
-SELECT e.event_id, $1, e.version, e.type, e.schema_version, e.occurred_at, e.actor, e.data::jsonb
-FROM unnest($2::uuid[], $3::int[], $4::text[], $5::int[], $6::timestamptz[], $7::text[], $8::text[])
-    AS e(event_id, version, type, schema_version, occurred_at, actor, data)
-WHERE (SELECT coalesce(max(version), 0) FROM events WHERE case_id = $1) = $9::int
-ORDER BY e.version
-RETURNING position, version
+# The fast path: the batches of one or more appends (each of another case) inserted in one
+# autocommit statement, each only if its case is at its ``expected`` version (one append lock,
+# one commit for the group); answers with each inserted case's positions in version order.
+_APPEND_GROUP = """
+WITH batch AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS e(case_id text, expected int, event_id uuid,
+        version int, type text, schema_version int, occurred_at timestamptz, actor text,
+        data jsonb)
+),
+ready AS (
+    SELECT c.case_id FROM (SELECT DISTINCT case_id, expected FROM batch) AS c
+    WHERE (SELECT coalesce(max(v.version), 0) FROM events v WHERE v.case_id = c.case_id)
+        = c.expected
+),
+appended AS (
+    INSERT INTO events (event_id, case_id, version, type, schema_version, occurred_at, actor, data)
+    SELECT e.event_id, e.case_id, e.version, e.type, e.schema_version, e.occurred_at, e.actor,
+        e.data
+    FROM batch e JOIN ready USING (case_id)
+    ORDER BY e.case_id, e.version
+    RETURNING case_id, position, version
+)
+SELECT case_id, array_agg(position ORDER BY version) AS positions FROM appended GROUP BY case_id
 """
 _READ_CASE = _COLUMNS + " WHERE case_id = $1 AND version > $2 ORDER BY version"
 _READ_ALL = _COLUMNS + " WHERE position > $1 ORDER BY position LIMIT $2"
@@ -118,19 +142,36 @@ def recorded_from_row(row: asyncpg.Record) -> RecordedEvent:
     )
 
 
-_encode_json = json.JSONEncoder(separators=(",", ":")).encode  # built once, not per call
+def _batch_json(case_id: str, expected_version: int, envelopes: Sequence[Envelope]) -> str:
+    """The batch as a JSON array of rows, the form `_INSERT` and `_APPEND_GROUP` read, built
+    by pydantic-core in one call (far cheaper than one array parameter per column). NaN and
+    infinities stay JSON constants, which ``jsonb`` refuses, as it refused them before."""
+    return to_json(
+        [
+            {
+                "case_id": case_id,
+                "expected": expected_version,
+                "event_id": e.event_id,
+                "version": e.version,
+                "type": e.type,
+                "schema_version": e.schema_version,
+                "occurred_at": e.occurred_at,
+                "actor": e.actor,
+                "data": e.data,
+            }
+            for e in envelopes
+        ],
+        inf_nan_mode="constants",
+    ).decode()
 
 
-def _insert_args(envelopes: Sequence[Envelope]) -> list[Any]:
-    return [
-        [e.event_id for e in envelopes],
-        [e.version for e in envelopes],
-        [e.type for e in envelopes],
-        [e.schema_version for e in envelopes],
-        [e.occurred_at for e in envelopes],
-        [e.actor for e in envelopes],
-        [_encode_json(e.data) for e in envelopes],
-    ]
+@dataclass(slots=True)
+class _Queued:
+    """An append waiting for the next group."""
+
+    case_id: str
+    batch: str
+    done: asyncio.Future[tuple[int, ...] | None]
 
 
 def _result(
@@ -148,8 +189,12 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
 class PostgresEventStore:
     """An `EventStore` on PostgreSQL. The schema comes from `eventstore.migrate`."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, max_group: int = 64) -> None:
+        """A store on ``pool``; up to ``max_group`` concurrent appends share one statement."""
         self._pool = pool
+        self._max_group = max_group
+        self._queue: list[_Queued] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -164,7 +209,9 @@ class PostgresEventStore:
         return cls(await create_pool(dsn, min_size=min_size, max_size=max_size))
 
     async def close(self) -> None:
-        """Close the pool."""
+        """Close the pool (after the appends under way)."""
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
         await self._pool.close()
 
     async def append(
@@ -177,20 +224,74 @@ class PostgresEventStore:
     ) -> AppendResult:
         """Append ``envelopes`` to a case at ``expected_version``; see `EventStore.append`.
 
-        One round trip when the case is at ``expected_version`` and the event ids are new;
-        a retry or a conflict takes the careful path (module docstring).
+        One round trip, shared with the other appends under way (module docstring), when
+        the case is at ``expected_version`` and the event ids are new; a retry or a conflict
+        takes the careful path.
         """
         check_batch(case_id, expected_version, envelopes, read_events=not validated)
         envelopes = list(envelopes)
-        args = _insert_args(envelopes)
+        batch = _batch_json(case_id, expected_version, envelopes)
+        queued = _Queued(case_id, batch, asyncio.get_running_loop().create_future())
+        self._queue.append(queued)
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        positions = await queued.done
+        if positions is not None:
+            return AppendResult(
+                case_id=case_id, last_version=envelopes[-1].version, positions=positions
+            )
         async with self._pool.acquire() as conn:
-            try:
-                rows = await conn.fetch(_APPEND, case_id, *args, expected_version)
-            except asyncpg.UniqueViolationError:
-                rows = []  # a reused event id or a racing writer: the careful path tells which
-            if rows:
-                return _result(case_id, envelopes, rows)
-            return await self._append_carefully(conn, case_id, expected_version, envelopes, args)
+            return await self._append_carefully(conn, case_id, expected_version, envelopes, batch)
+
+    async def _flush(self) -> None:
+        """Send the queued appends, a group per statement, until the queue is empty."""
+        try:
+            while self._queue:
+                await asyncio.sleep(0)  # let appends that are about to queue join this group
+                group = self._next_group()
+                if group:
+                    await self._send(group)
+        finally:
+            self._flusher = None
+
+    def _next_group(self) -> list[_Queued]:
+        """Up to ``max_group`` queued appends, of distinct cases, in arrival order."""
+        group: list[_Queued] = []
+        cases: set[str] = set()
+        rest: list[_Queued] = []
+        for queued in self._queue:
+            if queued.done.done():
+                continue  # its caller was cancelled before it was sent: never sent
+            if len(group) < self._max_group and queued.case_id not in cases:
+                group.append(queued)
+                cases.add(queued.case_id)
+            else:
+                rest.append(queued)
+        self._queue = rest
+        return group
+
+    async def _send(self, group: list[_Queued]) -> None:
+        """One statement for ``group``; each append learns its positions, or None for the
+        careful path (its case was at another version, or the statement failed in the
+        database: a reused event id, a racing writer, a value ``jsonb`` refuses)."""
+        parts = [queued.batch[1:-1] for queued in group]
+        try:
+            rows = await self._pool.fetch(_APPEND_GROUP, "[" + ",".join(parts) + "]")
+        except asyncpg.PostgresError:
+            rows = []  # nothing was written; each append finds out alone on the careful path
+        except Exception as exc:  # a lost connection: each caller gets the error (and retries)
+            for queued in group:
+                if not queued.done.done():
+                    queued.done.set_exception(exc)
+            return
+        except BaseException:  # cancelled (the loop is closing): so are the appends
+            for queued in group:
+                queued.done.cancel()
+            raise
+        inserted = {row["case_id"]: tuple(row["positions"]) for row in rows}
+        for queued in group:
+            if not queued.done.done():
+                queued.done.set_result(inserted.get(queued.case_id))
 
     async def _append_carefully(
         self,
@@ -198,10 +299,10 @@ class PostgresEventStore:
         case_id: str,
         expected_version: int,
         envelopes: list[Envelope],
-        args: list[Any],
+        batch: str,
     ) -> AppendResult:
         """The transactional path: retry lookup, version check, insert."""
-        ids = args[0]
+        ids = [e.event_id for e in envelopes]
         for _ in range(_RETRIES_AFTER_RACE):
             try:
                 async with conn.transaction():
@@ -213,7 +314,7 @@ class PostgresEventStore:
                     current: int = await conn.fetchval(_CASE_VERSION, case_id)
                     if current != expected_version:
                         raise WrongExpectedVersion(case_id, expected_version, current)
-                    rows = await conn.fetch(_INSERT, case_id, *args)
+                    rows = await conn.fetch(_INSERT, case_id, batch)
             except asyncpg.UniqueViolationError:
                 continue  # another writer committed between our checks and insert
             return _result(case_id, envelopes, rows)

@@ -16,7 +16,9 @@ data is copied out of the events table. A crash anywhere leaves rows and checkpo
 together, and the next batch starts where they end.
 
 `run` catches up in batches of ``batch_size``, then follows live in batches of at most
-``live_batch_size`` (an event's lag includes its whole batch, so smaller is sooner): every
+``live_batch_size`` (an event's lag includes its whole batch, so smaller is sooner) until a
+batch comes back full: then it is behind, and catches up in batches of ``batch_size`` again
+(fewer round trips and commits per event) until it reaches the head. Every
 append ``NOTIFY``s ``samverkan_events``; the projector ``LISTEN``s and also polls every
 ``poll_interval`` seconds, so a lost notification or a lost listening connection only
 delays it. An event a projection cannot read (an unknown type, a schema version from the
@@ -174,6 +176,9 @@ class Projector:
             rows = await conn.fetch(_READ_ALL, position, self._limit)
             if not rows:
                 return 0
+            if len(rows) == self._limit:
+                # a full batch: behind, so catch up in big batches until `run` finds the head
+                self._limit = self._batch_size
             recorded = [recorded_from_row(r) for r in rows]
             await _project_batch(conn, group, recorded, self._cache)
             await conn.execute(_MOVE_CHECKPOINTS, [p.name for p in group], recorded[-1].position)

@@ -8,8 +8,9 @@ import uuid
 
 import asyncpg
 
-from eventstore import PostgresEventStore, RecordedEvent
-from tests.eventstore.store_testkit import batch, new_case_id, noted
+from cases.envelope import seal
+from eventstore import EventIdConflict, PostgresEventStore, RecordedEvent, WrongExpectedVersion
+from tests.eventstore.store_testkit import BASE_TIME, StoreTestCounted, batch, new_case_id, noted
 
 WRITERS = 8
 EVENTS_PER_WRITER = 250
@@ -92,3 +93,114 @@ async def test_a_late_committing_append_is_not_skipped_by_a_reader(pool: asyncpg
     seen = await store.read_all(start, 10)
     assert [r.envelope.case_id for r in seen] == [slow_case, fast_case]
     assert seen[0].position < seen[1].position
+
+
+async def _recorded_at(pool: asyncpg.Pool, case_id: str) -> set[object]:
+    rows = await pool.fetch("SELECT recorded_at FROM events WHERE case_id = $1", case_id)
+    return {r["recorded_at"] for r in rows}
+
+
+async def test_concurrent_appends_share_one_commit_and_each_gets_its_own_positions(
+    pool: asyncpg.Pool,
+) -> None:
+    store = PostgresEventStore(pool)
+    cases = [new_case_id() for _ in range(6)]
+    batches = {c: batch(c, 0, 1 + i % 3) for i, c in enumerate(cases)}
+
+    results = await asyncio.gather(*(store.append(c, 0, batches[c]) for c in cases))
+
+    for case_id, result in zip(cases, results, strict=True):
+        assert result.case_id == case_id
+        assert result.last_version == len(batches[case_id])
+        assert not result.already_recorded
+        assert await store.read_case(case_id) == batches[case_id]
+        recorded = await store.read_all(result.positions[0] - 1, len(result.positions))
+        assert [r.position for r in recorded] == list(result.positions)
+        assert [r.envelope for r in recorded] == batches[case_id]
+    # one statement, one transaction: the database recorded them all at the same moment
+    moments = [await _recorded_at(pool, c) for c in cases]
+    assert len(set().union(*moments)) == 1
+
+
+async def test_a_refused_append_does_not_fail_the_appends_it_was_sent_with(
+    pool: asyncpg.Pool,
+) -> None:
+    store = PostgresEventStore(pool)
+    good, stale, reused, taken = (new_case_id() for _ in range(4))
+    await store.append(stale, 0, batch(stale, 0, 2))
+    taken_first = batch(taken, 0, 1)
+    await store.append(taken, 0, taken_first)
+    reused_event = noted(reused, 1, event_id=taken_first[0].event_id)
+
+    outcomes = await asyncio.gather(
+        store.append(good, 0, batch(good, 0, 2)),
+        store.append(stale, 1, [noted(stale, 2)]),
+        store.append(reused, 0, [reused_event]),
+        return_exceptions=True,
+    )
+
+    assert not isinstance(outcomes[0], BaseException)
+    assert outcomes[0].last_version == 2
+    assert isinstance(outcomes[1], WrongExpectedVersion)
+    assert isinstance(outcomes[2], EventIdConflict)
+    assert await store.case_version(good) == 2
+    assert await store.case_version(stale) == 2
+    assert await store.read_case(reused) == []
+
+
+async def test_two_concurrent_appends_at_the_same_version_of_a_case_record_one(
+    pool: asyncpg.Pool,
+) -> None:
+    store = PostgresEventStore(pool)
+    case_id = new_case_id()
+    first, second = batch(case_id, 0, 2), batch(case_id, 0, 3)
+
+    outcomes = await asyncio.gather(
+        store.append(case_id, 0, first), store.append(case_id, 0, second), return_exceptions=True
+    )
+
+    assert not isinstance(outcomes[0], BaseException)
+    assert isinstance(outcomes[1], WrongExpectedVersion)
+    assert await store.read_case(case_id) == first
+
+
+async def test_a_batch_the_database_refuses_fails_alone(pool: asyncpg.Pool) -> None:
+    store = PostgresEventStore(pool)
+    good, bad = new_case_id(), new_case_id()
+    counted = seal(
+        StoreTestCounted(count=1, ratio=float("nan")),  # jsonb has no NaN
+        event_id=uuid.uuid4(),
+        case_id=bad,
+        version=1,
+        occurred_at=BASE_TIME,
+        actor="officer-1",
+    )
+
+    outcomes = await asyncio.gather(
+        store.append(good, 0, batch(good, 0, 1)),
+        store.append(bad, 0, [counted]),
+        return_exceptions=True,
+    )
+
+    assert not isinstance(outcomes[0], BaseException)
+    assert isinstance(outcomes[1], asyncpg.DataError)
+    assert await store.case_version(good) == 1
+    assert await store.case_version(bad) == 0
+
+
+async def test_a_cancelled_append_leaves_the_others_of_its_group_alone(
+    pool: asyncpg.Pool,
+) -> None:
+    store = PostgresEventStore(pool)
+    kept, dropped = new_case_id(), new_case_id()
+    first = asyncio.create_task(store.append(kept, 0, batch(kept, 0, 1)))
+    second = asyncio.create_task(store.append(dropped, 0, batch(dropped, 0, 1)))
+    await asyncio.sleep(0)  # both queued, not yet sent
+    second.cancel()
+
+    result = await first
+
+    assert result.last_version == 1
+    assert second.cancelled()
+    assert await store.case_version(kept) == 1
+    assert await store.case_version(dropped) == 0

@@ -244,3 +244,15 @@ async def test_a_batch_said_to_be_validated_still_gets_the_structural_checks(
         await store.append(case_id, 0, [noted(case_id, 2)], validated=True)
 
     assert await store.read_case(case_id) == []
+
+
+async def test_a_copy_of_a_sealed_envelope_is_read_again_before_it_is_stored(
+    store: EventStore,
+) -> None:
+    case_id = new_case_id()
+    copied = noted(case_id, 1, data={"note": 12345})  # sealed, then copied with other data
+
+    with pytest.raises(MalformedEvent):
+        await store.append(case_id, 0, [copied])
+
+    assert await store.read_case(case_id) == []
