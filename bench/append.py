@@ -169,29 +169,30 @@ async def run_store(pool: asyncpg.Pool, work: list[list[Batch]]) -> float:
 
 async def run_raw(pool: asyncpg.Pool, work: list[list[Batch]]) -> float:
     await _truncate(pool, "raw_events")
-    prepared = [[(c, _raw_args(e)) for c, _, e in w] for w in work]
 
-    async def writer(batches: list[tuple[str, list[Any]]]) -> None:
-        for case_id, args in batches:
+    # Arguments are built inside the clock, as `append` builds its own.
+    async def writer(batches: list[Batch]) -> None:
+        for case_id, _, envelopes in batches:
             async with pool.acquire() as conn, conn.transaction():
-                await conn.fetch(_RAW_INSERT, case_id, *args)
+                await conn.fetch(_RAW_INSERT, case_id, *_raw_args(envelopes))
 
     started = time.perf_counter()
-    await asyncio.gather(*(writer(w) for w in prepared))
+    await asyncio.gather(*(writer(w) for w in work))
     return time.perf_counter() - started
 
 
 async def run_copy(pool: asyncpg.Pool, work: list[list[Batch]]) -> float:
     await _truncate(pool, "raw_events")
-    prepared = [[_records(e) for _, _, e in w] for w in work]
 
-    async def writer(batches: list[list[tuple[Any, ...]]]) -> None:
-        for records in batches:
+    async def writer(batches: list[Batch]) -> None:
+        for _, _, envelopes in batches:
             async with pool.acquire() as conn, conn.transaction():
-                await conn.copy_records_to_table("raw_events", records=records, columns=_COLUMNS)
+                await conn.copy_records_to_table(
+                    "raw_events", records=_records(envelopes), columns=_COLUMNS
+                )
 
     started = time.perf_counter()
-    await asyncio.gather(*(writer(w) for w in prepared))
+    await asyncio.gather(*(writer(w) for w in work))
     return time.perf_counter() - started
 
 
@@ -321,6 +322,17 @@ async def bench_append(
                             figure=summarize(paired_ratios(rates["store"], rates["es"])),
                             figure_name="× eventsourcing",
                             target=">= 5",
+                            notes={
+                                # What 5x would need, against the fastest any writer got
+                                # into the same table in the same repetition: above 1, the
+                                # target is beyond COPY's ceiling on this machine.
+                                "five_x_eventsourcing_over_copy": summarize(
+                                    paired_ratios([5 * r for r in rates["es"]], rates["copy"])
+                                ).as_json(),
+                                "five_x_eventsourcing_over_raw": summarize(
+                                    paired_ratios([5 * r for r in rates["es"]], rates["raw"])
+                                ).as_json(),
+                            },
                         )
                     )
                 print(

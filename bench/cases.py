@@ -64,7 +64,7 @@ def shape_of(history: WorkflowHistory) -> BareCaseInput:
     """The bare case issuing as many activities and local activities as a recorded case."""
     kinds = [e.event_type for e in history.events]
     activities = kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
-    local = kinds.count(EventType.EVENT_TYPE_MARKER_RECORDED)
+    local = _local_activities(history)
     reports = kinds.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
     updates = kinds.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
     return BareCaseInput(
@@ -75,12 +75,26 @@ def shape_of(history: WorkflowHistory) -> BareCaseInput:
     )
 
 
+def _markers(history: WorkflowHistory) -> int:
+    return sum(e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED for e in history.events)
+
+
+def _local_activities(history: WorkflowHistory) -> int:
+    """Local activity markers only: a `workflow.patched` marker is not an activity."""
+    return sum(
+        e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+        for e in history.events
+    )
+
+
 def _counts(history: WorkflowHistory) -> dict[str, int]:
     kinds = [e.event_type for e in history.events]
     return {
         "events": len(kinds),
         "activities": kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
-        "local_activities": kinds.count(EventType.EVENT_TYPE_MARKER_RECORDED),
+        "local_activities": _local_activities(history),
+        "patch_markers": _markers(history) - _local_activities(history),
         "updates": kinds.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED),
         "signals_in": kinds.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED),
         "children": kinds.count(EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED),
