@@ -44,7 +44,7 @@ from bench.stats import alternation, paired_ratios, percentile, summarize
 from cases import Agency, AnswerConsultation, OpenCase
 from cases.examples import EXAMPLE_OPEN_CASE
 from samverkan.converter import data_converter
-from workflows import WORKFLOWS, CaseWorkflow
+from workflows import CaseWorkflow
 
 SAMVERKAN_QUEUE = "bench-samverkan"
 BARE_QUEUE = "bench-bare"
@@ -343,14 +343,10 @@ class CaseBench:
     # -- 4: replay ------------------------------------------------------------------------
 
     def samverkan_replayer(self) -> Replayer:
-        """``samverkan replay``'s replayer (samverkan.replay.replayer) with the worker's codec."""
-        from worker import workflow_runner
+        """``samverkan replay``'s replayer (`samverkan.replay.replayer`) with the worker's codec."""
+        from samverkan.replay import replayer
 
-        return Replayer(
-            workflows=list(WORKFLOWS),
-            data_converter=data_converter(self.codec),
-            workflow_runner=workflow_runner(),
-        )
+        return replayer(self.codec)
 
     def bare_replayer(self) -> Replayer:
         from worker import PASSTHROUGH_MODULES

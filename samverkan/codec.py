@@ -18,6 +18,7 @@ activity inputs, memos, summaries, failure details) passes through `EncryptionCo
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Sequence
 from typing import Self
@@ -31,6 +32,7 @@ from temporalio.converter import (
     WorkflowSerializationContext,
 )
 
+from samverkan.converter import SCOPED_CACHE_SIZE, LRUCache
 from samverkan.keys import (
     NONCE_BYTES,
     CaseKeys,
@@ -65,23 +67,42 @@ def key_id_of(payload: Payload) -> str | None:
     return payload.metadata[KEY_ID_METADATA].decode()
 
 
+@functools.lru_cache(maxsize=SCOPED_CACHE_SIZE)
+def _sealed_template(key_id: str) -> Payload:
+    """The metadata of a payload sealed under ``key_id`` (copied, never modified)."""
+    return Payload(
+        metadata={"encoding": ENCODING, KEY_ID_METADATA: key_id.encode(), CIPHER_METADATA: CIPHER}
+    )
+
+
 class EncryptionCodec(PayloadCodec, WithSerializationContext):
     """AES-256-GCM payload codec with per-case keys (see the module docstring)."""
 
-    def __init__(self, *, keys: CaseKeys, namespace: str, scope: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        keys: CaseKeys,
+        namespace: str,
+        scope: str | None = None,
+        cache_size: int = SCOPED_CACHE_SIZE,
+    ) -> None:
         """Args:
         keys: the data keys (shared by every copy `with_context` makes).
         namespace: the Temporal namespace, for the fallback key.
         scope: the key scope to encrypt with; ``None`` means the namespace's key.
+        cache_size: how many per-scope copies `with_context` keeps (least recently used go).
         """
         self._keys = keys
         self._namespace = namespace
         self._scope = scope
+        self._key_scope = scope or namespace_scope(namespace)
+        self._copies: LRUCache[tuple[str, str | None], EncryptionCodec] = LRUCache(cache_size)
+        self._copies.put((namespace, scope), self)  # so a copy asked for this scope gives self
 
     @property
     def scope(self) -> str:
         """The key scope this codec encrypts with."""
-        return self._scope or namespace_scope(self._namespace)
+        return self._key_scope
 
     @property
     def keys(self) -> CaseKeys:
@@ -89,32 +110,51 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         return self._keys
 
     def with_context(self, context: SerializationContext) -> Self:
-        """A copy encrypting with the key of the context's case (or the namespace's)."""
+        """The codec encrypting with the key of the context's case (or the namespace's).
+
+        The SDK asks for every payload; the copy for a (namespace, scope) is built once and
+        kept in an LRU shared by this codec and all its copies, so the same context gives
+        the same object (and the data converter need not be copied again). A context of this
+        codec's own scope gives this codec.
+        """
         workflow_id: str | None = None
         namespace = self._namespace
         if isinstance(context, WorkflowSerializationContext | ActivitySerializationContext):
             workflow_id = context.workflow_id
             namespace = context.namespace or namespace
-        return type(self)(
-            keys=self._keys, namespace=namespace, scope=scope_for_workflow_id(workflow_id)
-        )
+        scope = scope_for_workflow_id(workflow_id)
+        if namespace == self._namespace and scope == self._scope:
+            return self
+        copy = self._copies.get((namespace, scope))
+        if copy is None:
+            copy = self._copy(namespace, scope)
+            self._copies.put((namespace, scope), copy)
+        return copy  # type: ignore[return-value]  # built as type(self)
+
+    def _copy(self, namespace: str, scope: str | None) -> Self:
+        """A codec for ``scope`` sharing this one's keys and cache of copies."""
+        copy = object.__new__(type(self))
+        copy._keys = self._keys
+        copy._namespace = namespace
+        copy._scope = scope
+        copy._key_scope = scope or namespace_scope(namespace)
+        copy._copies = self._copies
+        return copy
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         """Encrypt every payload with this context's data key."""
         if not payloads:
             return []
-        key = await self._keys.for_scope(self.scope)
+        key = await self._keys.for_scope(self._key_scope)
         kid = key.key_id.encode()
+        template = _sealed_template(key.key_id)
         out: list[Payload] = []
         for payload in payloads:
             nonce = secrets.token_bytes(NONCE_BYTES)
-            sealed = key.aead.encrypt(nonce, payload.SerializeToString(), kid)
-            out.append(
-                Payload(
-                    metadata={"encoding": ENCODING, KEY_ID_METADATA: kid, CIPHER_METADATA: CIPHER},
-                    data=nonce + sealed,
-                )
-            )
+            sealed = Payload()
+            sealed.CopyFrom(template)  # a third of the cost of building the metadata map
+            sealed.data = nonce + key.aead.encrypt(nonce, payload.SerializeToString(), kid)
+            out.append(sealed)
         return out
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -146,3 +186,42 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
             decoded.ParseFromString(plain)
             out.append(decoded)
         return out
+
+
+class DecodeOnlyCodec(PayloadCodec):
+    """A codec that decodes with ``inner`` and encodes nothing: for replaying histories.
+
+    A replay reads the history's payloads (workflow input, activity results, signals and
+    updates: decoded by ``inner``) and compares the commands the workflow issues with the
+    history's, never their payloads, which it throws away; encrypting them would be wasted
+    work (a quarter of a replay's time with `EncryptionCodec`). Never give it to a worker or
+    a client: what it encodes is stored in plain text.
+
+    It takes no serialization context: ``inner``'s decode must not need one
+    (`EncryptionCodec` reads the key id from each payload), and without `with_context` the
+    SDK uses one data converter for every payload instead of a copy per context.
+    """
+
+    def __init__(self, inner: PayloadCodec) -> None:
+        """Args:
+        inner: the codec whose decode this one uses.
+        """
+        self._inner = inner
+
+    @property
+    def inner(self) -> PayloadCodec:
+        """The codec decoding payloads."""
+        return self._inner
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """The payloads unchanged."""
+        return list(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """``inner``'s decode (its errors too: shredded or tampered payloads still raise)."""
+        return await self._inner.decode(payloads)
+
+
+def decode_only(codec: PayloadCodec) -> DecodeOnlyCodec:
+    """``codec`` for replaying: decodes with it, encodes nothing (never wraps twice)."""
+    return codec if isinstance(codec, DecodeOnlyCodec) else DecodeOnlyCodec(codec)

@@ -2,8 +2,9 @@
 
 A developer feeds it the JSON a history was exported as (the Web UI's "Download Event
 History" or ``temporal workflow show --output json``), or has it fetch histories by
-workflow id or visibility query. Each history replays with the same data converter and
-sandbox as the worker; the first divergence is reported with its event and command.
+workflow id or visibility query. Each history replays with the worker's data converter
+(its codec decoding only, see `replayer`) and sandbox; the first divergence is reported
+with its event and command.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import PayloadCodec
 from temporalio.worker import Replayer
 
+from samverkan.codec import decode_only
 from samverkan.converter import data_converter
 from workflows import WORKFLOWS
 
@@ -35,12 +37,17 @@ class ReplayOutcome:
 
 
 def replayer(codec: PayloadCodec | None = None) -> Replayer:
-    """A replayer configured exactly like the worker (with its codec for encrypted histories)."""
+    """A replayer configured like the worker, reading encrypted histories with ``codec``.
+
+    The replayer decodes with ``codec`` but never encodes (`DecodeOnlyCodec`): a replay
+    compares commands, not the payloads the workflow produces, so encrypting them is
+    wasted work. A history that does not decrypt still fails its replay.
+    """
     from worker import workflow_runner
 
     return Replayer(
         workflows=list(WORKFLOWS),
-        data_converter=data_converter(codec),
+        data_converter=data_converter(None if codec is None else decode_only(codec)),
         workflow_runner=workflow_runner(),
     )
 
