@@ -5,6 +5,8 @@ from a recorded case history, see `bench.cases.shape_of`): local activities at t
 an activity per operator update and per consultation report, children that deliver with an
 activity, take the agency's ``acknowledge``/``answer`` updates and signal the parent. Every
 activity is `noop`, so the difference to Samverkan is everything Samverkan does on top.
+Benchmark 4 pads its bare case with search-attribute upserts (one history event each, no
+extra workflow task) until its history has as many events as the Samverkan case's.
 `BareSleeper` is the bare workflow waiting on a timer (benchmark 5).
 """
 
@@ -34,6 +36,7 @@ class BareCaseInput:
     activities_at_start: int = 3
     activities_per_update: int = 1
     activities_per_report: int = 1
+    upserts_at_start: int = 0  # benchmark 4: pads the history to the case's event count
 
 
 @dataclass
@@ -88,6 +91,8 @@ class BareCase:
         async with self._lock:
             for _ in range(shape.local_activities_at_start):
                 await workflow.execute_local_activity(noop, "local", **_ACT)  # type: ignore[arg-type]
+            for k in range(shape.upserts_at_start):
+                workflow.upsert_search_attributes([SLEEP_STATE.value_set(f"step-{k}")])
             await self._activities(shape.activities_at_start)
         while not self._done:
             await workflow.wait_condition(lambda: self._reports > 0 or self._done)

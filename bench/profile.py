@@ -102,10 +102,10 @@ async def profile_replay(count: int) -> str:
     with infra.postgres_server() as server:
         folder = Path(tempfile.mkdtemp(prefix="samverkan-profile-"))
         async with CaseBench.running(server, folder) as bench:
-            assert bench.samverkan_history is not None and bench.bare_history is not None
+            assert bench.samverkan_history is not None and bench.bare_replay_history is not None
             sides = {
                 "samverkan": (bench.samverkan_replayer(), bench.samverkan_history),
-                "baseline": (bench.bare_replayer(), bench.bare_history),
+                "baseline": (bench.bare_replayer(), bench.bare_replay_history),
             }
             for side, (engine, history) in sides.items():
                 await engine.replay_workflow(history)  # warm the sandbox
