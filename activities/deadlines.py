@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -27,7 +28,13 @@ from cases import (
 
 
 class DeadlineRequest(BaseModel):
-    """What deadline to compute: its kind, when its period starts, and for whom."""
+    """What deadline to compute: its kind, when its period starts, and for whom.
+
+    Built with the case's whole policy, it keeps only the part the ``kind`` deadline needs
+    (`Policy.for_deadline`): the request is a local activity's input, which the worker
+    holds for as long as the case stays cached, and the results are the same. A local
+    activity's input is not part of the history, so this changes no replay.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -38,6 +45,17 @@ class DeadlineRequest(BaseModel):
     acute: bool = False
     key: str | None = None
     until: date | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_what_the_kind_needs(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("policy"), Policy):
+            return data  # decoded from JSON: the sender trimmed it already
+        try:
+            kind = DeadlineKind(str(data.get("kind")))
+        except ValueError:
+            return data  # field validation reports the bad kind
+        return {**data, "policy": data["policy"].for_deadline(kind)}
 
 
 class PlannedDeadline(BaseModel):

@@ -15,7 +15,14 @@ from datetime import UTC, date, datetime, timedelta
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from cases.models import Agency, DeadlineKind, DomainModel, EscalationAction, Role
+from cases.models import (
+    Agency,
+    DeadlineKind,
+    DomainModel,
+    EscalationAction,
+    Role,
+    share_fields_set,
+)
 from cases.policy import Anchor, Offset, Policy
 from cases.workdays import (
     STOCKHOLM,
@@ -79,6 +86,7 @@ class Deadline(DomainModel):
     def _ordered(self) -> Deadline:
         if self.legal_latest < self.target:
             raise ValueError("legal_latest must not be before target")
+        share_fields_set(self)  # a case keeps every deadline it set (in state and schedule)
         return self
 
     @property
@@ -100,6 +108,11 @@ class ScheduledRung(DomainModel):
     fire_at: AwareDatetime
     role: Role
     action: EscalationAction
+
+    @model_validator(mode="after")
+    def _shared_fields_set(self) -> ScheduledRung:
+        share_fields_set(self)  # a case keeps every pending rung of its deadlines
+        return self
 
 
 def default_key(kind: DeadlineKind, agency: Agency | None = None) -> str:

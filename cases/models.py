@@ -26,6 +26,30 @@ class DomainModel(BaseModel):
     model_config = FROZEN
 
 
+_FIELDS_SETS: dict[tuple[type[BaseModel], frozenset[str]], set[str]] = {}
+_FIELDS_SETS_MAX = 1024
+
+
+def share_fields_set(model: DomainModel) -> None:
+    """Let ``model`` share its set of explicitly given field names with its equals.
+
+    Pydantic keeps that set per instance (728 bytes for five to nine names, more than the
+    values of a small model); a case workflow holds a few dozen such models for as long
+    as it is cached. A frozen model never changes the set in place (``model_copy`` copies
+    it first), so instances of a class given the same fields can hold one set. Call it
+    from an ``after`` validator of models that workflows keep in numbers.
+    """
+    fields = model.__pydantic_fields_set__
+    key = (type(model), frozenset(fields))
+    shared = _FIELDS_SETS.get(key)
+    if shared is None:
+        if len(_FIELDS_SETS) < _FIELDS_SETS_MAX:
+            _FIELDS_SETS[key] = fields
+        return
+    if shared is not fields:
+        object.__setattr__(model, "__pydantic_fields_set__", shared)
+
+
 class Agency(StrEnum):
     """An agency Samverkan consults (DESIGN §2).
 

@@ -16,7 +16,15 @@ from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
-from cases.models import Agency, DeadlineKind, DomainModel, EscalationAction, Role
+from cases.interning import Interner, mapping_key
+from cases.models import (
+    Agency,
+    DeadlineKind,
+    DomainModel,
+    EscalationAction,
+    Role,
+    share_fields_set,
+)
 
 
 class PolicyError(ValueError):
@@ -263,9 +271,23 @@ def _default_legal_references() -> dict[str, LegalReference]:
     }
 
 
+#: The parts of policies, one shared object per value (see `cases.interning`).
+_PARTS: Interner[Any] = Interner()
+#: Whole policies, one shared object per value.
+_POLICIES: Interner[Policy] = Interner()
+#: A policy's fields that hold mappings (interned by their items).
+_MAPPING_FIELDS = ("ladders", "consultation_times", "legal_references")
+
+
 class Policy(DomainModel):
     """Everything about deadlines, escalation, answer times and retention that is a choice
-    of law or local agreement rather than code."""
+    of law or local agreement rather than code.
+
+    Every policy shares its parts (ladders, answer times, references, limits) with the
+    equal policies validated before it in this process (`cases.interning`): a worker's
+    thousand cached cases hold one copy of the ladders, not a thousand. The parts are
+    never mutated: treat the dicts as read-only.
+    """
 
     name: str = Field(default="default", min_length=1, max_length=100)
     time_limits: TimeLimits = TimeLimits()
@@ -286,7 +308,53 @@ class Policy(DomainModel):
             names = [rung.name for rung in ladder]
             if len(set(names)) != len(names):
                 raise ValueError(f"ladders.{kind.value} repeats a rung name")
+        self._share_parts()
         return self
+
+    def _share_parts(self) -> None:
+        # Validation just built these values; swapping them for equal shared ones is not
+        # a mutation anyone can observe (the model is frozen and compared by value).
+        fields = self.__dict__
+        for name in _MAPPING_FIELDS:
+            fields[name] = _PARTS.intern((name, mapping_key(fields[name])), fields[name])
+        for name in ("time_limits", "extension", "retention"):
+            fields[name] = _PARTS.intern((name, fields[name]), fields[name])
+        share_fields_set(self)
+
+    def _value_key(self) -> tuple[Any, ...]:
+        """A hashable key equal for equal policies (the parts are shared, so cheap)."""
+        return (
+            self.name,
+            self.time_limits,
+            self.extension,
+            self.retention,
+            *(mapping_key(getattr(self, name)) for name in _MAPPING_FIELDS),
+        )
+
+    def interned(self) -> Policy:
+        """The one shared policy equal to this one (this one, the first time).
+
+        A workflow that keeps the policy for its whole life keeps this instead of its
+        own decoded copy; equal by value, so decisions and replays are unchanged.
+        """
+        return _POLICIES.intern(self._value_key(), self)
+
+    def for_deadline(self, kind: DeadlineKind) -> Policy:
+        """This policy with only what computing a ``kind`` deadline reads: its time limits,
+        answer times and the ``kind`` ladder (no other ladders, no legal references).
+
+        `compute_deadline` and `escalation_schedule` give the same results with it; a
+        deadline request carries it instead of the whole policy (a smaller payload).
+        """
+        ladder = self.ladders.get(kind)
+        trimmed = self.model_copy(
+            update={
+                "ladders": {kind: ladder} if ladder is not None else {},
+                "legal_references": {},
+            }
+        )
+        trimmed._share_parts()
+        return trimmed.interned()
 
     @classmethod
     def default(cls) -> Policy:
