@@ -129,6 +129,7 @@ class CaseWorkflow:
         if not self._opened:
             async with self._lock:
                 await self._record_opening()
+                self._opening = []  # folded into the state: only read before it exists
             self._opened = True
         while self.state.state != cases.CaseStateName.CLOSED:
             await self._raise_due_rungs()

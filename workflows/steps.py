@@ -58,7 +58,7 @@ async def load_policy() -> Policy:
         start_to_close_timeout=timedelta(seconds=10),
         summary="load the case policy",
     )
-    return policy
+    return policy.interned()  # one shared copy per value for every cached case
 
 
 async def compute_deadline(
