@@ -27,10 +27,14 @@ from temporalio.testing import WorkflowEnvironment
 from cases import Agency
 from eventstore import migrate
 from samverkan.converter import data_converter
+from samverkan.devstack import PROCESS_ENV
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 ROOT = Path(__file__).resolve().parent.parent
+#: Both sides' workers run with the environment the stack gives its processes (the malloc
+#: arena limit): the same worker settings for Samverkan and the baselines.
+WORKER_ENV = dict(PROCESS_ENV)
 
 
 def dsn_for(server_dsn: str, database: str) -> str:
@@ -160,6 +164,7 @@ async def start_samverkan_worker(
     log = folder / f"worker-{task_queue}.log"
     env = {
         **os.environ,
+        **WORKER_ENV,
         "TEMPORAL_ADDRESS": address,
         "SAMVERKAN_TASK_QUEUE": task_queue,
         "DATABASE_URL": database_url,
@@ -193,6 +198,7 @@ async def start_bare_worker(*, folder: Path, address: str, task_queue: str) -> W
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **WORKER_ENV},
             cwd=ROOT,
         )
     worker = WorkerProcess("bare", process, log)

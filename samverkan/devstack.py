@@ -35,6 +35,11 @@ from samverkan.keys import load_or_create_dev_master_keys
 from samverkan.settings import Settings
 from workflows.search_attributes import cli_flags
 
+#: Environment every process of the stack starts with unless the shell sets it: glibc's
+#: malloc keeps one arena per thread by default, and the worker's SDK threads left ~55 KiB
+#: per cached case allocated but unused (docs/benchmarks.md, benchmark 5). The image sets
+#: the same (deploy/Dockerfile).
+PROCESS_ENV = {"MALLOC_ARENA_MAX": "2"}
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 GRACE_SECONDS = 15.0
 
@@ -207,7 +212,12 @@ class DevStack:
     def _spawn(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> None:
         log_path = self.data_dir / "logs" / f"{name}.log"
         log = log_path.open("ab")
-        env = {**os.environ, **(extra_env or {}), "SAMVERKAN_LOG_FORMAT": "json"}
+        env = {
+            **PROCESS_ENV,
+            **os.environ,
+            **(extra_env or {}),
+            "SAMVERKAN_LOG_FORMAT": "json",
+        }
         process = subprocess.Popen(
             argv,
             stdout=log,

@@ -20,6 +20,7 @@ import yaml
 
 from gateway.config import GatewaySettings
 from samverkan import metrics
+from samverkan.devstack import PROCESS_ENV
 from samverkan.settings import Settings
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
@@ -32,7 +33,11 @@ METRICS_PORT = metrics.METRICS_PORT
 #: Settings the deployment needs that `Settings` does not have yet; the lead adds them
 #: (SAMVERKAN_MASTER_KEYS with the payload codec). Remove a name here once it is a field.
 #: Read outside `Settings`: the master keys (samverkan.keys) and the gateway's own settings.
-OTHER_SETTINGS = {"SAMVERKAN_MASTER_KEYS"} | {name.upper() for name in GatewaySettings.model_fields}
+OTHER_SETTINGS = (
+    {"SAMVERKAN_MASTER_KEYS"}
+    | {name.upper() for name in GatewaySettings.model_fields}
+    | set(PROCESS_ENV)  # the C runtime's, set for every process of the stack
+)
 
 
 def _yaml_docs(path: Path) -> list[Any]:
