@@ -590,7 +590,7 @@ class CaseBench:
         checkpoint one after the other (the side going first alternates per checkpoint),
         then to the next, so each side's start rate is measured with the machine to itself
         and both workers hold the same count at their readings. ``largest`` leaves out
-        checkpoints above it (``--memory-full`` lifts it).
+        checkpoints above it (``--memory-largest``).
         """
         checkpoints = sorted({unit * mult for _, mult in sizes})
         labels = {unit * mult: label for label, mult in sizes}
@@ -662,7 +662,7 @@ class CaseBench:
                 )
             )
         for n in skipped:
-            print(f"  {n}: left out (run with --memory-full)", flush=True)
+            print(f"  {n}: left out (--memory-largest)", flush=True)
         return rows
 
 

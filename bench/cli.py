@@ -2,8 +2,8 @@
 in ``docs/benchmarks.md``.
 
 ``--quick`` is a smoke run (size ×1, small counts, 3 repetitions: a minute or two); the full
-run does sizes ×1, ×4, ×16, benchmark 5 up to 2,500 open cases (×4) unless
-``--memory-full`` takes it to 10,000 (×16). ``--only 2,4`` picks benchmarks, ``--sizes 1,4``
+run does sizes ×1, ×4, ×16 (benchmark 5: 625, 2,500 and 10,000 open cases;
+``--memory-largest 2500`` stops it earlier). ``--only 2,4`` picks benchmarks, ``--sizes 1,4``
 sizes, ``--reps`` repetitions (at least 3), ``--memory-concurrency`` benchmark 5's starts in
 flight.
 """
@@ -36,12 +36,6 @@ UNITS = {
     "5": (625, 50),  # open cases (×16 = 10,000)
     "6": (10, 8),  # answers per side per repetition
 }
-#: benchmark 5's largest reading without ``--memory-full``: 2,500 open cases (×4). Starting a
-#: case costs ~175 ms of CPU on this 2-core machine (dev server ~95, worker ~75), so starts
-#: top out at ~9/s and the pass to 10,000 cases (×16), both sides, took 23 minutes: more than
-#: `make bench`'s 30 minutes leave after the other benchmarks' 13 (docs/benchmarks.md,
-#: "Benchmark 5: why 10,000 is behind --memory-full").
-MEMORY_DEFAULT_LARGEST: int | None = 2500
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,10 +47,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/benchmarks.md")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument(
-        "--memory-full",
-        action="store_true",
-        help="benchmark 5 up to 10,000 open cases (×16; ~17 more minutes); "
-        "without it benchmark 5 stops at 2,500",
+        "--memory-largest",
+        type=int,
+        default=None,
+        help="benchmark 5 stops at this many open cases (default: every size, 10,000 at ×16)",
     )
     parser.add_argument(
         "--memory-concurrency",
@@ -126,7 +120,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Row], dict[str, float]]:
                     t0 = time.perf_counter()
                     extra = {}
                     if number == "5":
-                        extra["largest"] = None if args.memory_full else MEMORY_DEFAULT_LARGEST
+                        extra["largest"] = args.memory_largest
                         if args.memory_concurrency:
                             extra["concurrency"] = args.memory_concurrency
                     rows += await bench.run(

@@ -115,10 +115,10 @@ def test_splice_keeps_text_after_the_block() -> None:
 
 
 def test_memory_options_are_parsed() -> None:
-    args = parse_args(["--only", "5", "--memory-full", "--memory-concurrency", "64"])
-    assert args.memory_full is True and args.memory_concurrency == 64
+    args = parse_args(["--only", "5", "--memory-largest", "2500", "--memory-concurrency", "64"])
+    assert args.memory_largest == 2500 and args.memory_concurrency == 64
     args = parse_args([])
-    assert args.memory_full is False and args.memory_concurrency is None
+    assert args.memory_largest is None and args.memory_concurrency is None
     assert args.sizes == [("×1", 1), ("×4", 4), ("×16", 16)]
 
 
