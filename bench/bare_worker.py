@@ -1,17 +1,19 @@
 """A worker process for the baselines, with the production worker's settings.
 
-``python -m bench.bare_worker ADDRESS TASK_QUEUE``: the bare workflows and the `noop`
-activity, on the same sandbox (pass-through modules), cache size, activity slots and
-executor as `worker.build_worker`; prints ``ready`` once polling.
+``python -m bench.bare_worker ADDRESS TASK_QUEUE [--memory FILE [--trace]]``: the bare workflows and
+the `noop` activity, on the same sandbox (pass-through modules), cache size, activity slots
+and executor as `worker.build_worker`; prints ``ready`` once polling. ``--memory`` writes
+`bench.memory.report` to FILE on SIGUSR1, as `bench.worker_probe` does for Samverkan's.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -49,4 +51,14 @@ async def main(address: str, task_queue: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    parser = argparse.ArgumentParser(prog="python -m bench.bare_worker")
+    parser.add_argument("address")
+    parser.add_argument("task_queue")
+    parser.add_argument("--memory", type=Path)
+    parser.add_argument("--trace", action="store_true", help="with --memory: tracemalloc too")
+    args = parser.parse_args()
+    if args.memory is not None:
+        from bench.memory import report_on_sigusr1
+
+        report_on_sigusr1(args.memory, trace=args.trace)
+    asyncio.run(main(args.address, args.task_queue))

@@ -693,8 +693,16 @@ class MemoryPass:
 
     @classmethod
     async def start(
-        cls, bench: CaseBench, side: str, *, concurrency: int, command: list[str] | None = None
+        cls,
+        bench: CaseBench,
+        side: str,
+        *,
+        concurrency: int,
+        command: list[str] | None = None,
+        bare_args: list[str] | None = None,
     ) -> MemoryPass:
+        """A fresh worker for ``side``: Samverkan's ``worker.py`` (or ``command``, e.g. the
+        worker probe), or the bare worker (with ``bare_args``)."""
         queue = f"bench-mem-{side}-{uuid.uuid4().hex[:6]}"
         if side == "samverkan":
             worker = await infra.start_samverkan_worker(
@@ -708,7 +716,7 @@ class MemoryPass:
             )
         else:
             worker = await infra.start_bare_worker(
-                folder=bench.folder, address=bench.address, task_queue=queue
+                folder=bench.folder, address=bench.address, task_queue=queue, extra=bare_args
             )
         memory_pass = cls(bench, side, worker, queue, concurrency)
         memory_pass.deadlines_before = await memory_pass._deadlines_set()

@@ -189,12 +189,14 @@ async def start_samverkan_worker(
     return worker
 
 
-async def start_bare_worker(*, folder: Path, address: str, task_queue: str) -> WorkerProcess:
-    """The baseline's worker process (`bench.bare_worker`)."""
+async def start_bare_worker(
+    *, folder: Path, address: str, task_queue: str, extra: list[str] | None = None
+) -> WorkerProcess:
+    """The baseline's worker process (`bench.bare_worker`, ``extra`` arguments after its own)."""
     log = folder / f"worker-{task_queue}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: ASYNC220 - returns at once; the worker lives on
-            [sys.executable, "-m", "bench.bare_worker", address, task_queue],
+            [sys.executable, "-m", "bench.bare_worker", address, task_queue, *(extra or [])],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

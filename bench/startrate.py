@@ -1,5 +1,6 @@
 """``python -m bench.startrate [--count N] [--concurrency 32,128] [--side samverkan]
-[--polls N] [--tasks N] [--profile FILE]``: how fast benchmark 5's workflows start.
+[--polls N] [--tasks N] [--profile FILE] [--memory FILE [--trace]]``: how fast benchmark 5's workflows
+start, and (``--memory``) where the worker's memory is once they wait (`bench.memory`).
 
 Starts the benchmarks' stack, then for each client concurrency a fresh worker (the
 production one through `bench.worker_probe`, or the bare one) and ``count`` workflows on
@@ -54,8 +55,16 @@ async def probe(args: argparse.Namespace) -> None:
                     command += ["--tasks", str(args.tasks)]
                 if args.profile:
                     command += ["--profile", str(args.profile)]
+                memory_args = ["--memory", str(args.memory)] if args.memory else []
+                if args.memory and args.trace:
+                    memory_args.append("--trace")
+                command += memory_args
                 memory_pass = await MemoryPass.start(
-                    bench, args.side, concurrency=concurrency, command=command
+                    bench,
+                    args.side,
+                    concurrency=concurrency,
+                    command=command,
+                    bare_args=memory_args,
                 )
                 try:
                     busy0, t0 = psutil.cpu_times(), time.perf_counter()
@@ -63,6 +72,8 @@ async def probe(args: argparse.Namespace) -> None:
                     reading = await memory_pass.grow_to(args.count, 3)
                     busy1, seconds = psutil.cpu_times(), time.perf_counter() - t0
                     by1 = cpu_by_process()
+                    if args.memory:
+                        await dump_memory(memory_pass, args.memory)
                 finally:
                     memory_pass.stop()
                 idle = (busy1.idle - busy0.idle) / seconds / psutil.cpu_count()
@@ -81,6 +92,20 @@ async def probe(args: argparse.Namespace) -> None:
                 )
 
 
+async def dump_memory(memory_pass: MemoryPass, path: Path) -> None:
+    """Ask a ``--memory`` worker to write its report (`bench.memory`) to ``path``; wait for it."""
+    import signal
+
+    path.unlink(missing_ok=True)  # noqa: ASYNC240 - a local file, before anything waits on it
+    memory_pass.worker.process.send_signal(signal.SIGUSR1)
+    for _ in range(600):
+        if await asyncio.to_thread(path.exists):
+            print(f"  memory: {path}", flush=True)
+            return
+        await asyncio.sleep(0.5)
+    raise RuntimeError(f"the worker wrote no memory report to {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.startrate")
     parser.add_argument("--count", type=int, default=300)
@@ -89,6 +114,8 @@ def main() -> None:
     parser.add_argument("--polls", type=int)
     parser.add_argument("--tasks", type=int)
     parser.add_argument("--profile", type=Path)
+    parser.add_argument("--memory", type=Path, help="where the worker's memory report goes")
+    parser.add_argument("--trace", action="store_true", help="with --memory: Python objects too")
     args = parser.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     asyncio.run(probe(args))

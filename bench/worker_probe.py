@@ -1,10 +1,13 @@
-"""``python -m bench.worker_probe [--profile FILE] [--polls N] [--tasks N]``: the production
-worker (``worker.run_worker``, configured by environment like ``python worker.py``) for
-measuring it, not for benchmarks' figures.
+"""``python -m bench.worker_probe [--profile FILE] [--memory FILE [--trace]] [--polls N] [--tasks N]``:
+the production worker (``worker.run_worker``, configured by environment like ``python
+worker.py``) for measuring it, not for benchmarks' figures.
 
 ``--profile`` runs it under cProfile and writes the report to FILE when it stops (SIGTERM):
 the event loop's thread and, separately, the workflow activations that the SDK runs in its
-thread pool (pyinstrument sees only the main thread, where the activations do not run); ``--polls``/``--tasks`` override ``max_concurrent_workflow_task_polls`` /
+thread pool (pyinstrument sees only the main thread, where the activations do not run).
+``--memory`` writes `bench.memory.report` to FILE on SIGUSR1: the RSS against what glibc's
+heaps and pymalloc hold (``--trace`` adds tracemalloc's live Python allocations by line).
+``--polls``/``--tasks`` override ``max_concurrent_workflow_task_polls`` /
 ``max_concurrent_workflow_tasks`` to see whether the poller settings limit the start rate.
 """
 
@@ -19,6 +22,8 @@ from typing import Any
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.worker_probe")
     parser.add_argument("--profile", type=Path)
+    parser.add_argument("--memory", type=Path)
+    parser.add_argument("--trace", action="store_true", help="with --memory: tracemalloc too")
     parser.add_argument("--polls", type=int)
     parser.add_argument("--tasks", type=int)
     args = parser.parse_args(argv)
@@ -41,10 +46,14 @@ def main(argv: list[str] | None = None) -> None:
 
         Worker.__init__ = patched  # type: ignore[method-assign]
 
-    if args.profile is None:
+    if args.memory is not None:
+        from bench.memory import report_on_sigusr1
+
+        report_on_sigusr1(args.memory, trace=args.trace)
+    if args.profile is not None:
+        profile(args.profile)
+    else:
         asyncio.run(production.run_worker())
-        return
-    profile(args.profile)
 
 
 def profile(path: Path) -> None:
