@@ -1,9 +1,8 @@
 """The case workflow's calls to the outside world, and how its signals become events.
 
-Each function here is one activity call (an append: a local one, with a regular one as
-its fallback) with its timeouts, retries and summary (what the Web UI shows on the event),
-so `CaseWorkflow` reads as the law's steps and not as plumbing. Only workflow code calls
-these.
+Each function here is one activity call with its timeouts, retries and summary (what the
+Web UI shows on the event), so `CaseWorkflow` reads as the law's steps and not as
+plumbing. Only workflow code calls these.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from typing import Any
 from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     import cases
@@ -36,18 +34,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.messages import ConsultationReport, ReportKind
 
-__all__ = [
-    "LOCAL_APPENDS",
-    "PlannedDeadline",
-    "append_events",
-    "compute_deadline",
-    "events_for_signal",
-]
+__all__ = ["PlannedDeadline", "append_events", "compute_deadline", "events_for_signal"]
 
-#: Patch id (docs/changing-workflows.md): a step's append runs first as a local activity, in
-#: the workflow task that decided it, and falls back to the durable activity only when the
-#: database does not answer in time. Histories recorded before it replay the activity path.
-LOCAL_APPENDS = "samverkan-local-appends"
 #: A database that is down makes appends wait and retry; they never give up on their own.
 APPEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -55,18 +43,6 @@ APPEND_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     non_retryable_error_types=["WrongExpectedVersion", "EventRejected"],
 )
-#: An append tried as a local activity: five attempts of at most 5 s, 0.5 to 4 s apart (under
-#: half a minute in all), then it goes on as a regular activity. A local activity's retries
-#: keep the workflow task open (a heartbeat in history every few seconds), a regular
-#: activity's happen on the server and add nothing to history however long the outage.
-LOCAL_APPEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=0.5),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=4),
-    maximum_attempts=5,
-    non_retryable_error_types=APPEND_RETRY.non_retryable_error_types,
-)
-LOCAL_APPEND_TIMEOUT = timedelta(seconds=5)
 NOTIFY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(minutes=5),
@@ -109,49 +85,16 @@ async def compute_deadline(
 
 
 async def append_events(case_id: str, expected_version: int, envelopes: list[Envelope]) -> None:
-    """Append one step's events to the event store (idempotent on event id).
-
-    Since `LOCAL_APPENDS`, as a local activity first: no activity task goes through the
-    server, and the step finishes in the workflow task that decided it. If the database has
-    not taken the batch within `LOCAL_APPEND_RETRY`'s attempts, the same batch (same event ids, so at
-    most once in the store) goes on as a regular activity that retries until it lands. A
-    refused append (`APPEND_RETRY`'s non-retryable types) fails at once either way.
-    """
-    request = AppendEventsRequest(
-        case_id=case_id, expected_version=expected_version, envelopes=envelopes
-    )
-    summary = "record " + ", ".join(e.type for e in envelopes)
-    if workflow.patched(LOCAL_APPENDS):
-        try:
-            await workflow.execute_local_activity(
-                "append_events",
-                request,
-                result_type=AppendEventsResult,
-                start_to_close_timeout=LOCAL_APPEND_TIMEOUT,
-                retry_policy=LOCAL_APPEND_RETRY,
-                summary=summary,
-            )
-            return
-        # A local activity's last failure arrives as it was raised (or as its timeout),
-        # a regular activity's wrapped in an ActivityError: both mean the same here.
-        except (ActivityError, ApplicationError, TimeoutError) as exc:
-            if _refused(exc):
-                raise
+    """Append one step's events to the event store (idempotent on event id)."""
     await workflow.execute_activity(
         "append_events",
-        request,
+        AppendEventsRequest(
+            case_id=case_id, expected_version=expected_version, envelopes=envelopes
+        ),
         result_type=AppendEventsResult,
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=APPEND_RETRY,
-        summary=summary,
-    )
-
-
-def _refused(exc: ActivityError | ApplicationError | TimeoutError) -> bool:
-    """Whether an append failed for good (the store refused the batch), not for want of time."""
-    cause = exc.cause if isinstance(exc, ActivityError) else exc
-    return isinstance(cause, ApplicationError) and (
-        cause.non_retryable or cause.type in (APPEND_RETRY.non_retryable_error_types or [])
+        summary="record " + ", ".join(e.type for e in envelopes),
     )
 
 

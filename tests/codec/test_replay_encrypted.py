@@ -106,19 +106,19 @@ async def recorded(module_time_skipping_env: WorkflowEnvironment, pool: asyncpg.
 
 
 def _tampered_payload(history: WorkflowHistory) -> WorkflowHistory:
-    """The history with one bit flipped in the first local activity result's ciphertext."""
+    """The history with one bit flipped in the first activity result's ciphertext."""
     copy = WorkflowHistory.from_json(history.workflow_id, json.loads(history.to_json()))
-    event = next(e for e in copy.events if e.HasField("marker_recorded_event_attributes"))
-    [payload] = event.marker_recorded_event_attributes.details["result"].payloads
+    event = next(e for e in copy.events if e.HasField("activity_task_completed_event_attributes"))
+    [payload] = event.activity_task_completed_event_attributes.result.payloads
     assert payload.metadata["encoding"] == ENCODING
     payload.data = payload.data[:-1] + bytes([payload.data[-1] ^ 1])
     return copy
 
 
-def _dropped_timer(history: WorkflowHistory) -> dict[str, object]:
-    """The history's JSON without its first started timer (a divergence)."""
+def _dropped_activity(history: WorkflowHistory) -> dict[str, object]:
+    """The history's JSON without its first scheduled activity (a divergence)."""
     events = json.loads(history.to_json())["events"]
-    index = next(i for i, e in enumerate(events) if "timerStartedEventAttributes" in e)
+    index = next(i for i, e in enumerate(events) if "activityTaskScheduledEventAttributes" in e)
     return {"events": events[:index] + events[index + 1 :]}
 
 
@@ -146,7 +146,7 @@ async def test_encrypted_history_does_not_replay_without_the_codec(recorded: Rec
 
 async def test_damaged_encrypted_histories_are_reported_as_failures(recorded: Recorded) -> None:
     dropped = WorkflowHistory.from_json(
-        recorded.history.workflow_id, _dropped_timer(recorded.history)
+        recorded.history.workflow_id, _dropped_activity(recorded.history)
     )
     outcomes = await replay_histories(
         [
@@ -166,7 +166,7 @@ async def test_replay_command_reads_encrypted_files_with_the_stacks_codec(
     good = tmp_path / f"{recorded.history.workflow_id}.json"
     good.write_text(recorded.history.to_json())
     bad = tmp_path / "case-tampered.json"
-    bad.write_text(json.dumps(_dropped_timer(recorded.history)))
+    bad.write_text(json.dumps(_dropped_activity(recorded.history)))
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv(MASTER_KEYS_ENV, recorded.master_entry)
     get_settings.cache_clear()

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
-from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -144,15 +143,11 @@ async def case_worker(
 
 @asynccontextmanager
 async def running_stack(
-    env: WorkflowEnvironment,
-    simulator: SimulatorAdmin,
-    task_queue: str,
-    store: EventStore | None = None,
+    env: WorkflowEnvironment, simulator: SimulatorAdmin, task_queue: str
 ) -> AsyncIterator[CaseStack]:
-    """A worker on ``env`` with ``store`` (a fresh in-memory one by default); open workflows
-    ended afterwards."""
+    """A worker on ``env`` with a fresh in-memory store; open workflows ended afterwards."""
     await simulator.reset()
-    store = store or InMemoryEventStore()
+    store = InMemoryEventStore()
     async with case_worker(env.client, task_queue, store, simulator.url):
         stack = CaseStack(env, task_queue, store, simulator)
         yield stack
@@ -194,10 +189,6 @@ async def end_open_workflows(stack: CaseStack) -> None:
 
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
-#: What the case scenarios' recorded histories are named after: the latest patch they take
-#: (``case-<path>-local-appends.json``). Files recorded under an earlier suffix stay, to
-#: prove that the branches before it still replay (docs/changing-workflows.md).
-CASE_SUFFIX = "-local-appends"
 
 
 async def record_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
@@ -215,27 +206,6 @@ async def record_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
     history = await handle.fetch_history()
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
-
-
-def activity_call(event: HistoryEvent) -> tuple[str, bool] | None:
-    """The activity an event stands for, and whether it ran locally: a scheduled activity,
-    or a local activity's marker (a local activity leaves only its marker)."""
-    if event.HasField("activity_task_scheduled_event_attributes"):
-        return event.activity_task_scheduled_event_attributes.activity_type.name, False
-    marker = event.marker_recorded_event_attributes
-    if event.HasField("marker_recorded_event_attributes") and (
-        marker.marker_name == "core_local_activity"
-    ):
-        return json.loads(marker.details["data"].payloads[0].data)["activity_type"], True
-    return None
-
-
-def activity_calls(
-    history: WorkflowHistory, *, regular: bool = True, local: bool = True
-) -> list[str]:
-    """The activities a history called, in order: regular ones, local ones or both."""
-    calls = (activity_call(e) for e in history.events)
-    return [name for name, is_local in filter(None, calls) if (local if is_local else regular)]
 
 
 async def assessed_into_investigation(handle: WorkflowHandle[Any, Any]) -> None:

@@ -6,7 +6,7 @@ import pytest
 from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
-from tests.workflows.conftest import CASE_SUFFIX, CaseStack, record_history
+from tests.workflows.conftest import CaseStack, record_history
 
 
 async def test_case_moves_through_assessments_into_investigation_and_records_events(
@@ -123,7 +123,7 @@ async def test_declined_case_closes_and_the_workflow_completes(stack: CaseStack)
     assert result.state == "closed"
     types = [e.type for e in await stack.store.read_case(handle.id.removeprefix("case-"))]
     assert "InvestigationDeclined" in types and types[-1] == "CaseClosed"
-    await record_history(handle, "case-declined" + CASE_SUFFIX)
+    await record_history(handle, "case-declined-batched-appends")
 
 
 async def test_ordinary_case_runs_from_report_to_closing(stack: CaseStack) -> None:
@@ -145,7 +145,7 @@ async def test_ordinary_case_runs_from_report_to_closing(stack: CaseStack) -> No
     assert result.state == "closed"
     types = [e.type for e in await stack.store.read_case(handle.id.removeprefix("case-"))]
     assert types[-1] == "CaseClosed" and "InvestigationConcluded" in types
-    await record_history(handle, "case-ordinary" + CASE_SUFFIX)
+    await record_history(handle, "case-ordinary-batched-appends")
 
 
 async def test_acute_report_goes_to_immediate_protection_then_on(stack: CaseStack) -> None:
@@ -161,7 +161,7 @@ async def test_acute_report_goes_to_immediate_protection_then_on(stack: CaseStac
         {"open_investigation": True, "reasons": "Acute risk.", "decided_by": "officer-1"},
     )
     assert summary["state"] == "investigation"
-    await record_history(handle, "case-acute" + CASE_SUFFIX)
+    await record_history(handle, "case-acute-batched-appends")
 
 
 async def test_web_ui_sees_every_handler_described_and_current_details(stack: CaseStack) -> None:

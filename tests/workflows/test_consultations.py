@@ -11,7 +11,6 @@ from temporalio.exceptions import ApplicationError
 
 from tests.waiting import eventually
 from tests.workflows.conftest import (
-    CASE_SUFFIX,
     CaseStack,
     assessed_into_investigation,
     record_history,
@@ -66,7 +65,7 @@ async def test_police_answer_reaches_the_case_and_is_recorded_with_its_disclosur
     )
     await handle.execute_update("close_case", {"reason": "Plan agreed.", "decided_by": "o-1"})
     await handle.result()
-    await record_history(handle, "case-consultation-answered" + CASE_SUFFIX)
+    await record_history(handle, "case-consultation-answered-batched-appends")
     await record_history(consultation, "case-consultation-answered-consultation-1")
 
 
@@ -81,7 +80,7 @@ async def test_only_the_addressed_agency_may_answer_and_only_once(stack: CaseSta
     await consultation.execute_update("decline", {"agency": "police", "reason": "No remit."})
     assert (await consultation.result())["outcome"] == "declined"
     await eventually(lambda: _has(stack, handle, "ConsultationDeclined"))
-    await record_history(handle, "case-consultation-declined" + CASE_SUFFIX)
+    await record_history(handle, "case-consultation-declined-batched-appends")
 
 
 async def test_cve_never_receives_personal_data(stack: CaseStack) -> None:
@@ -126,7 +125,7 @@ async def test_silent_agency_is_reminded_then_the_case_proceeds_without_the_answ
     notices = await stack.simulator.created("police")
     assert sum(1 for n in notices if n["kind"] == "notice") == 1  # the reminder, once
     assert (await handle.query("summary"))["state"] == "investigation"
-    await record_history(handle, "case-consultation-expired" + CASE_SUFFIX)
+    await record_history(handle, "case-consultation-expired-batched-appends")
     await record_history(consultation, "case-consultation-expired-consultation-1")
 
 
@@ -172,7 +171,7 @@ async def test_consent_based_consultation_waits_for_consent_then_goes_out(
         types.index("ClockSuspended") < types.index("ConsentChanged") < types.index("ClockResumed")
     )
     assert len(await stack.simulator.created("school")) == 1
-    await record_history(handle, "case-consultation-after-consent" + CASE_SUFFIX)
+    await record_history(handle, "case-consultation-after-consent-batched-appends")
 
 
 async def test_closing_a_case_cancels_its_open_consultations(stack: CaseStack) -> None:

@@ -5,12 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from tests.waiting import eventually
-from tests.workflows.conftest import (
-    CASE_SUFFIX,
-    CaseStack,
-    assessed_into_investigation,
-    record_history,
-)
+from tests.workflows.conftest import CaseStack, assessed_into_investigation, record_history
 from workflows.messages import CaseRunOptions
 
 
@@ -48,4 +43,4 @@ async def test_case_continues_as_new_and_carries_state_deadlines_and_raised_rung
     deadline_sets = Counter(e.data["deadline"]["key"] for e in envelopes if e.type == "DeadlineSet")
     assert all(n == 1 for n in deadline_sets.values())
     first = stack.client.get_workflow_handle(handle.id, run_id=first_run)
-    await record_history(first, "case-continued-as-new" + CASE_SUFFIX)
+    await record_history(first, "case-continued-as-new-batched-appends")

@@ -12,7 +12,6 @@ from eventstore import InMemoryEventStore
 from tests.agencies.support import SimulatorAdmin
 from tests.waiting import eventually
 from tests.workflows.conftest import (
-    CASE_SUFFIX,
     CaseStack,
     case_worker,
     end_open_workflows,
@@ -71,7 +70,7 @@ async def test_pre_assessment_rungs_fire_once_each_even_when_the_worker_restarts
 
         await eventually(breached)
         raised = await _escalations(stack, case_number)
-        await record_history(handle, "case-pre-assessment-escalated-across-restart" + CASE_SUFFIX)
+        await record_history(handle, "case-pre-assessment-escalated-across-restart-batched-appends")
 
     await end_open_workflows(stack)
     pre_assessment = {k: n for k, n in raised.items() if k[0] == "pre_assessment"}
@@ -118,7 +117,7 @@ async def test_four_month_investigation_runs_in_seconds_and_breaches_once(
     )
     await handle.execute_update("close_case", {"reason": "Done.", "decided_by": "officer-1"})
     assert (await handle.result()).state == "closed"
-    await record_history(handle, "case-investigation-breached" + CASE_SUFFIX)
+    await record_history(handle, "case-investigation-breached-batched-appends")
 
 
 async def test_extension_moves_the_investigation_deadline_and_is_recorded(
@@ -150,7 +149,7 @@ async def test_extension_moves_the_investigation_deadline_and_is_recorded(
     )
     await handle.execute_update("close_case", {"reason": "Done.", "decided_by": "officer-1"})
     await handle.result()
-    await record_history(handle, "case-investigation-extended" + CASE_SUFFIX)
+    await record_history(handle, "case-investigation-extended-batched-appends")
 
 
 async def test_deadline_over_christmas_moves_legal_latest_not_target_and_says_why(

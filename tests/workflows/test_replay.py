@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 from samverkan.cli import app
 from samverkan.replay import load_history_file, replay_histories
 from workflows.case import BATCHED_APPENDS
-from workflows.steps import LOCAL_APPENDS
 
 HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
 REQUIRED_PATHS = {
@@ -30,15 +29,10 @@ REQUIRED_PATHS = {
 }
 
 
-#: The case patches, each with the suffixes of the histories recorded on its patched branch
-#: (docs/changing-workflows.md): a case history takes a patch exactly when its name ends in
-#: one of them, and the files without keep proving the branch before it.
-PATCH_SUFFIXES = {
-    BATCHED_APPENDS: ("-batched-appends", "-local-appends"),
-    LOCAL_APPENDS: ("-local-appends",),
-}
-#: Paths each patch's latest suffix must hold, besides `REQUIRED_PATHS` before any patch.
-REQUIRED_PATCHED_PATHS = {
+#: Paths recorded again with each step in one append (``-batched-appends``): the patched
+#: branch, next to the histories above that prove the branch before the patch replays.
+BATCHED_SUFFIX = "-batched-appends"
+REQUIRED_BATCHED_PATHS = {
     "case-ordinary",
     "case-investigation-extended",
     "case-consultation-answered",
@@ -48,10 +42,9 @@ REQUIRED_PATCHED_PATHS = {
 
 
 def test_the_corpus_holds_every_path() -> None:
-    recorded = {path.stem for path in HISTORIES}
-    assert recorded >= REQUIRED_PATHS
-    for suffixes in PATCH_SUFFIXES.values():
-        assert recorded >= {p + suffixes[0] for p in REQUIRED_PATCHED_PATHS}
+    assert {path.stem for path in HISTORIES} >= REQUIRED_PATHS
+    batched = {p + BATCHED_SUFFIX for p in REQUIRED_BATCHED_PATHS}
+    assert {path.stem for path in HISTORIES} >= batched
 
 
 def _workflow_type(path: Path) -> str:
@@ -73,14 +66,13 @@ def _patches(path: Path) -> set[str]:
     return ids
 
 
-@pytest.mark.parametrize("patch", sorted(PATCH_SUFFIXES))
-def test_the_corpus_replays_both_branches_of_each_patch(patch: str) -> None:
+def test_the_corpus_replays_both_branches_of_the_batched_appends_patch() -> None:
     cases = [p for p in HISTORIES if _workflow_type(p) == "CaseWorkflow"]
-    patched = {p.stem for p in cases if p.stem.endswith(PATCH_SUFFIXES[patch])}
-    assert patched, f"no history recorded with {patch}"
-    assert len(patched) < len(cases), f"no history recorded before {patch}"
+    batched = {p.stem for p in cases if p.stem.endswith(BATCHED_SUFFIX)}
+    assert batched, "no history recorded with the patch"
     for path in cases:
-        assert (patch in _patches(path)) == (path.stem in patched), path.stem
+        taken = BATCHED_APPENDS in _patches(path)
+        assert taken == (path.stem in batched), path.stem
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
