@@ -4,7 +4,7 @@ Used by the worker probes (`bench.worker_probe` and `bench.bare_worker` with ``-
 to explain benchmark 5's RSS: a report on SIGUSR1 with the process's RSS, glibc's heaps
 (``mallinfo2``: in use against free inside them), pymalloc's arenas, optionally the live
 Python allocations by line (tracemalloc, ``trace=True``: slow, and its own bookkeeping adds
-to the RSS), and the RSS again after ``malloc_trim(0)`` has handed free heap pages back.
+to the RSS; the whole snapshot goes to ``<report>.snap``), and the RSS again after ``malloc_trim(0)`` has handed free heap pages back.
 """
 
 from __future__ import annotations
@@ -100,15 +100,27 @@ def proto_lines(top: int = 12) -> list[str]:
     return lines
 
 
-def report(*, trace: bool) -> str:
-    """The memory report (module docstring)."""
+def type_lines(top: int = 40) -> list[str]:
+    """Live objects the garbage collector tracks, counted by type (module.name)."""
+    from collections import Counter
+
+    counts = Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects())
+    return ["==== live objects by type"] + [f"{n:9d} {name}" for name, n in counts.most_common(top)]
+
+
+def report(*, trace: bool, snapshot_to: Path | None = None) -> str:
+    """The memory report (module docstring); with ``trace``, tracemalloc's snapshot is also
+    dumped to ``snapshot_to`` (for `tracemalloc.Snapshot.load` and ``compare_to``)."""
     gc.collect()
     lines = [f"RSS {_rss_mib():.1f} MiB", glibc_line(), *pymalloc_lines()]
     if trace:
         lines += proto_lines()
+        lines += type_lines()
     if trace and tracemalloc.is_tracing():
         traced, _ = tracemalloc.get_traced_memory()
         snapshot = tracemalloc.take_snapshot()
+        if snapshot_to is not None:
+            snapshot.dump(str(snapshot_to))
         lines.append(f"==== live Python allocations: {traced / 2**20:.1f} MiB, by line")
         for stat in snapshot.statistics("lineno")[:40]:
             lines.append(f"{stat.size / 2**10:10.0f} KiB {stat.count:9d} blocks  {stat.traceback}")
@@ -123,11 +135,11 @@ def report(*, trace: bool) -> str:
 def report_on_sigusr1(path: Path, *, trace: bool = False) -> None:
     """Write `report` to ``path`` whenever the process gets SIGUSR1 (``trace``: tracemalloc on)."""
     if trace:
-        tracemalloc.start(1)
+        tracemalloc.start(8)
 
     def write(signum: int, frame: Any) -> None:
         partial = path.with_name(path.name + ".tmp")
-        partial.write_text(report(trace=trace))
+        partial.write_text(report(trace=trace, snapshot_to=path.with_name(path.name + ".snap")))
         partial.replace(path)  # whoever waits for ``path`` sees it whole
 
     signal.signal(signal.SIGUSR1, write)
