@@ -23,6 +23,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from samverkan.sandbox import DirectContextRunner
 from workflows import WORKFLOWS
 
 if TYPE_CHECKING:
@@ -33,8 +34,9 @@ PASSTHROUGH_MODULES = ("cases", "workflows", "activities", "samverkan", "holiday
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox with Samverkan's pure modules passed through."""
-    return SandboxedWorkflowRunner(
+    """The sandbox with Samverkan's pure modules passed through, answering the SDK's
+    per-payload context questions directly (`samverkan.sandbox`)."""
+    return DirectContextRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
 

@@ -1,0 +1,64 @@
+"""The workflow sandbox the worker and ``samverkan replay`` run workflows in.
+
+It is the SDK's `SandboxedWorkflowRunner` with one change in how the worker asks a workflow
+for the serialization context of a payload. Around every activation the SDK visits each
+payload several times (decode, external storage, encode) and, for each visit, asks the
+workflow instance which context applies (the workflow's own, an activity's, a child's or a
+signalled workflow's: that decides the case key the codec encrypts with). The stock runner
+answers by compiling and ``exec``-ing a code string under the sandbox's import hooks, once
+per visit; with a payload codec that was about a quarter of the worker's event-loop time
+(docs/benchmarks.md, benchmark 1). The two methods it runs there read the instance's pending
+commands and build a context object; they import nothing, so the import hooks guard nothing
+there, and `DirectContextRunner` calls them directly. Workflow code itself still runs in the
+sandbox exactly as before.
+
+The instance class it extends is private to the SDK (``temporalio`` is pinned in
+requirements.lock); tests/shell/test_sandbox.py checks that both runners give the same
+contexts for every kind of command, so an SDK upgrade that changes them fails there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.converter import SerializationContext
+from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox._runner import _Instance
+
+_IN_SANDBOX = "__temporal_in_sandbox"
+
+
+class _DirectContextInstance(_Instance):
+    """A sandboxed workflow instance that answers context questions without ``exec``."""
+
+    def get_serialization_context(self, command_info: Any) -> SerializationContext | None:
+        in_sandbox: Any = self.globals_and_locals.get(_IN_SANDBOX)
+        if in_sandbox is None:  # not created yet: the SDK's own way
+            return super().get_serialization_context(command_info)
+        self.importer.restriction_context.is_runtime = True
+        try:
+            context: SerializationContext | None = in_sandbox.get_serialization_context(
+                command_info
+            )
+            return context
+        finally:
+            self.importer.restriction_context.is_runtime = False
+
+    def get_external_store_context(self, command_info: Any) -> Any:
+        in_sandbox: Any = self.globals_and_locals.get(_IN_SANDBOX)
+        if in_sandbox is None:
+            return super().get_external_store_context(command_info)
+        self.importer.restriction_context.is_runtime = True
+        try:
+            return in_sandbox.get_external_store_context(command_info)
+        finally:
+            self.importer.restriction_context.is_runtime = False
+
+
+class DirectContextRunner(SandboxedWorkflowRunner):
+    """`SandboxedWorkflowRunner` whose instances answer context questions directly."""
+
+    def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
+        """Implements `WorkflowRunner.create_instance`."""
+        return _DirectContextInstance(det, self.runner_class, self.restrictions)
