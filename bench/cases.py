@@ -51,6 +51,14 @@ BARE_QUEUE = "bench-bare"
 OFFICER = "officer-1"
 #: benchmark 5's starts in flight at once (see `MemoryPass`)
 MEMORY_CONCURRENCY = 32
+#: benchmark 6: the agencies each waiting case is consulted with, and on which legal basis;
+#: four per case, so that opening the consultations to answer takes a quarter of the cases.
+ANSWERING = (
+    (Agency.POLICE, "osl_10_18a"),
+    (Agency.SCHOOL, "duty_to_inform"),
+    (Agency.BUP, "osl_26_9"),
+    (Agency.SAPO, "terrorism_information_sharing"),
+)
 
 
 def _case_input(prefix: str = "B") -> OpenCase:
@@ -439,7 +447,7 @@ class CaseBench:
         )
 
         credentials = AgencyCredentials(self.pool)
-        keys = {a: await credentials.issue(a) for a in (Agency.POLICE, Agency.SCHOOL)}
+        keys = {a: await credentials.issue(a) for a, _ in ANSWERING}
         settings = GatewaySettings(
             temporal_namespace=self.client.namespace,
             samverkan_gateway_burst=1_000_000,
@@ -460,10 +468,10 @@ class CaseBench:
             httpx.AsyncClient(base_url=self.simulator_url) as admin,
             httpx.AsyncClient(base_url=gateway_url, timeout=30) as http,
         ):
-            for agency in ("police", "school"):
+            for agency, _ in ANSWERING:
                 (
                     await admin.put(
-                        f"/_admin/agencies/{agency}/behaviour", json={"never_answer": True}
+                        f"/_admin/agencies/{agency.value}/behaviour", json={"never_answer": True}
                     )
                 ).raise_for_status()
             try:
@@ -534,7 +542,7 @@ class CaseBench:
         return rows
 
     async def _open_consultations(self, count: int) -> list[tuple[str, Agency]]:
-        """``count`` delivered consultations waiting for an answer (two per case)."""
+        """``count`` delivered consultations waiting for an answer (`ANSWERING`: four per case)."""
 
         async def one_case() -> list[tuple[str, Agency]]:
             case = _case_input("G")
@@ -546,7 +554,7 @@ class CaseBench:
                 {"acute": False, "reasoning": "No immediate danger.", "decided_by": OFFICER},
             )
             found = []
-            for agency, basis in ((Agency.POLICE, "osl_10_18a"), (Agency.SCHOOL, "duty_to_inform")):
+            for agency, basis in ANSWERING:
                 cid = await handle.execute_update(
                     "request_consultation",
                     {
@@ -560,8 +568,9 @@ class CaseBench:
                 found.append((cid, agency))
             return found
 
-        cases = await asyncio.gather(*(one_case() for _ in range((count + 1) // 2)))
-        waiting = [c for pair in cases for c in pair][:count]
+        per_case = len(ANSWERING)
+        cases = await asyncio.gather(*(one_case() for _ in range(-(-count // per_case))))
+        waiting = [c for asked in cases for c in asked][:count]
         for cid, _ in waiting:  # delivered: the agency has the request
             for _ in range(200):
                 status = await self.client.get_workflow_handle(cid).query(

@@ -4,7 +4,8 @@ worker.py``) for measuring it, not for benchmarks' figures.
 
 ``--profile`` runs it under cProfile and writes the report to FILE when it stops (SIGTERM):
 the event loop's thread and, separately, the workflow activations that the SDK runs in its
-thread pool (pyinstrument sees only the main thread, where the activations do not run).
+thread pool (pyinstrument sees only the main thread, where the activations do not run);
+the raw statistics go beside it (FILE.loop.prof, FILE.activations.prof) for `pstats`.
 ``--memory`` writes `bench.memory.report` to FILE on SIGUSR1: the RSS against what glibc's
 heaps and pymalloc hold (``--trace`` adds tracemalloc's live Python allocations by line).
 ``--polls``/``--tasks`` override ``max_concurrent_workflow_task_polls`` /
@@ -86,9 +87,9 @@ def profile(path: Path) -> None:
     finally:
         main_thread.disable()
         out = io.StringIO()
-        for title, profilers in (
-            ("event loop thread", [main_thread]),
-            ("workflow activations (thread pool)", list(activations.values())),
+        for title, suffix, profilers in (
+            ("event loop thread", ".loop.prof", [main_thread]),
+            ("workflow activations (thread pool)", ".activations.prof", list(activations.values())),
         ):
             if not profilers:
                 continue
@@ -98,6 +99,7 @@ def profile(path: Path) -> None:
             out.write(f"==== {title}: {stats.total_tt:.1f} s\n")
             stats.sort_stats("cumulative").print_stats(45)
             stats.sort_stats("tottime").print_stats(25)
+            stats.dump_stats(path.with_name(path.name + suffix))  # for pstats' callers view
         path.write_text(out.getvalue())
 
 
