@@ -69,6 +69,10 @@ class LRUCache(Generic[_K, _V]):
                 self._entries.move_to_end(key)
         return value
 
+    def pop(self, key: _K) -> _V | None:
+        """Forget ``key``; its entry, or ``None``."""
+        return self._entries.pop(key, None)
+
     def put(self, key: _K, value: _V) -> None:
         """Remember ``value``; the least recently used entry goes when the cache is full."""
         self._entries[key] = value

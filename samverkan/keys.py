@@ -12,9 +12,9 @@ Two layers (envelope encryption):
 
 Crypto-shredding (`CaseKeys.shred`) deletes the wrapped key and keeps the row as a tombstone:
 every ciphertext under that key becomes unreadable for good, and a scope that was shredded never
-gets a new key. Unwrapped keys are cached per process for ``cache_ttl`` seconds, so another
-process may keep decrypting a shredded case for at most that long (the shredding process
-forgets at once).
+gets a new key. Unwrapped keys are cached per process for ``cache_ttl`` seconds (at most ``cache_size`` of
+them, least recently used going first), so another process may keep decrypting a shredded
+case for at most that long (the shredding process forgets at once).
 """
 
 from __future__ import annotations
@@ -35,10 +35,14 @@ import asyncpg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from eventstore.encrypted import KeyDestroyed
+from samverkan.converter import LRUCache
 
 MASTER_KEYS_ENV = "SAMVERKAN_MASTER_KEYS"
 NONCE_BYTES = 12
 KEY_BYTES = 32
+#: Unwrapped data keys one process keeps (`CaseKeys`): a few times the cases a worker holds
+#: in its workflow cache (1,000), each ~3 KiB with its cipher context.
+KEY_CACHE_SIZE = 4096
 _CASE_WORKFLOW_ID = re.compile(r"^case-([A-Za-z0-9._-]{1,64})(?::consultation-\d+)?$")
 _KID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -355,13 +359,27 @@ class CaseKeys:
     """Data keys by scope and by id: created on first use, cached, shredded, re-wrapped."""
 
     def __init__(
-        self, *, master_keys: MasterKeys, store: DataKeyStore, cache_ttl: float = 60.0
+        self,
+        *,
+        master_keys: MasterKeys,
+        store: DataKeyStore,
+        cache_ttl: float = 60.0,
+        cache_size: int = KEY_CACHE_SIZE,
     ) -> None:
+        """Args:
+        master_keys: wrap and unwrap the data keys.
+        store: where the wrapped data keys live.
+        cache_ttl: seconds an unwrapped key is used before it is read from the store again
+            (a key shredded by another process stops working here within this time).
+        cache_size: how many unwrapped keys (and scope-to-key entries) are kept, least
+            recently used going first: a worker sees every case it ever ran, so an unbounded
+            cache grows with the number of cases, not with the work at hand.
+        """
         self._master = master_keys
         self._store = store
         self._ttl = cache_ttl
-        self._by_id: dict[str, tuple[DataKey, float]] = {}
-        self._scope_ids: dict[str, str] = {}
+        self._by_id: LRUCache[str, tuple[DataKey, float]] = LRUCache(cache_size)
+        self._scope_ids: LRUCache[str, str] = LRUCache(cache_size)
         self._lock = asyncio.Lock()
 
     @property
@@ -374,7 +392,7 @@ class CaseKeys:
         if hit is None:
             return None
         if hit[1] < time.monotonic():
-            del self._by_id[key_id]
+            self._by_id.pop(key_id)
             return None
         return hit[0]
 
@@ -383,8 +401,8 @@ class CaseKeys:
             raise KeyShredded(stored.key_id, stored.scope, stored.shredded_at)
         raw = self._master.unwrap(stored.key_id, stored.master_key_id, stored.wrapped)
         key = DataKey(stored.key_id, stored.scope, AESGCM(raw))
-        self._by_id[stored.key_id] = (key, time.monotonic() + self._ttl)
-        self._scope_ids[stored.scope] = stored.key_id
+        self._by_id.put(stored.key_id, (key, time.monotonic() + self._ttl))
+        self._scope_ids.put(stored.scope, stored.key_id)
         return key
 
     async def for_scope(self, scope: str) -> DataKey:
@@ -430,9 +448,9 @@ class CaseKeys:
             now = datetime.now(UTC)
             key_id = f"{scope.replace(':', '.')}.shredded"
             stored = await self._store.insert(StoredKey(key_id, scope, None, None, now, now))
-        self._scope_ids.pop(scope, None)
+        self._scope_ids.pop(scope)
         if stored is not None:
-            self._by_id.pop(stored.key_id, None)
+            self._by_id.pop(stored.key_id)
         return stored
 
     async def rotate_master(self) -> int:

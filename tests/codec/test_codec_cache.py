@@ -112,6 +112,22 @@ async def test_the_cache_is_bounded_and_an_evicted_scope_still_gets_its_key() ->
     assert key_id_of(sealed) == (await keys.for_scope(case_scope("1"))).key_id
 
 
+async def test_unwrapped_keys_are_bounded_and_an_evicted_case_reads_its_key_again() -> None:
+    store = InMemoryDataKeyStore()
+    keys = CaseKeys(
+        master_keys=MasterKeys.parse(MasterKeys.generate_entry("k1")), store=store, cache_size=3
+    )
+    first = await keys.for_scope(case_scope("1"))
+    for n in range(2, 10):  # a worker that has seen many cases since
+        await keys.for_scope(case_scope(str(n)))
+
+    assert len(keys._by_id) == 3 and len(keys._scope_ids) == 3
+    again = await keys.for_scope(case_scope("1"))  # read from the store, not a new key
+    assert again.key_id == first.key_id and again is not first
+    by_id = await keys.by_id(first.key_id)
+    assert by_id.key_id == first.key_id
+
+
 def test_lru_cache_keeps_the_most_recently_used() -> None:
     cache: LRUCache[str, int] = LRUCache(2)
     cache.put("a", 1)
@@ -120,6 +136,7 @@ def test_lru_cache_keeps_the_most_recently_used() -> None:
     cache.put("c", 3)
     assert (cache.get("a"), cache.get("b"), cache.get("c")) == (1, None, 3)
     assert len(cache) == 2
+    assert cache.pop("a") == 1 and cache.pop("a") is None and len(cache) == 1
     with pytest.raises(ValueError):
         LRUCache(0)
 
