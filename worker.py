@@ -33,11 +33,13 @@ if TYPE_CHECKING:
 PASSTHROUGH_MODULES = ("cases", "workflows", "activities", "samverkan", "holidays", "pydantic")
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox with Samverkan's pure modules passed through, answering the SDK's
-    per-payload context questions directly (`samverkan.sandbox`)."""
+def workflow_runner(*more_passthrough: str) -> SandboxedWorkflowRunner:
+    """The sandbox with Samverkan's pure modules (and ``more_passthrough``) passed through,
+    answering the SDK's per-payload context questions directly (`samverkan.sandbox`)."""
     return DirectContextRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            *PASSTHROUGH_MODULES, *more_passthrough
+        )
     )
 
 

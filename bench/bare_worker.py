@@ -1,8 +1,9 @@
 """A worker process for the baselines, with the production worker's settings.
 
-``python -m bench.bare_worker ADDRESS TASK_QUEUE [--memory FILE [--trace]]``: the bare workflows and
-the `noop` activity, on the same sandbox (pass-through modules), cache size, activity slots
-and executor as `worker.build_worker`; prints ``ready`` once polling. ``--memory`` writes
+``python -m bench.bare_worker ADDRESS TASK_QUEUE [--memory FILE [--trace]]``: the bare
+workflows and the `noop` activity, on the same sandbox (`worker.workflow_runner`, with the
+same pass-through modules), cache size, activity slots and executor as
+`worker.build_worker`; prints ``ready`` once polling. ``--memory`` writes
 `bench.memory.report` to FILE on SIGUSR1, as `bench.worker_probe` does for Samverkan's.
 """
 
@@ -17,11 +18,10 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from bench.bare import BARE_WORKFLOWS, noop
 from samverkan.converter import data_converter
-from worker import PASSTHROUGH_MODULES
+from worker import workflow_runner
 
 
 async def main(address: str, task_queue: str) -> None:
@@ -31,11 +31,7 @@ async def main(address: str, task_queue: str) -> None:
         task_queue=task_queue,
         workflows=BARE_WORKFLOWS,
         activities=[noop],
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                *PASSTHROUGH_MODULES, "bench"
-            )
-        ),
+        workflow_runner=workflow_runner("bench"),
         max_cached_workflows=1000,
         max_concurrent_activities=100,
         activity_executor=ThreadPoolExecutor(4),

@@ -35,7 +35,6 @@ import uvicorn
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from bench import infra
 from bench.bare import BARE_WORKFLOWS, BareCase, BareCaseInput, BareSleeper
@@ -363,16 +362,13 @@ class CaseBench:
         return replayer(self.codec)
 
     def bare_replayer(self) -> Replayer:
-        from worker import PASSTHROUGH_MODULES
+        """`Replayer` on the bare workflows, in the worker's sandbox (`worker.workflow_runner`)."""
+        from worker import workflow_runner
 
         return Replayer(
             workflows=BARE_WORKFLOWS,
             data_converter=data_converter(),
-            workflow_runner=SandboxedWorkflowRunner(
-                restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                    *PASSTHROUGH_MODULES, "bench"
-                )
-            ),
+            workflow_runner=workflow_runner("bench"),
         )
 
     async def bench_replay(
