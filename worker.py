@@ -29,6 +29,13 @@ from workflows import WORKFLOWS
 if TYPE_CHECKING:
     from samverkan.keys import CaseKeys
 
+#: Activity tasks one worker takes at a time. An activity counts as started (its
+#: start-to-close clock runs) as soon as the worker has polled it, so slots beyond what the
+#: process can work through leave tasks waiting inside it, where another replica cannot take
+#: them: with 100, benchmark 5's burst of openings (32 at once, 1,200 cases) kept appends
+#: waiting up to 25 s in the worker and ~1 in 12 ran past its 30 s timeout and ran again;
+#: with 32, none did, at the same start rate (docs/benchmarks.md).
+MAX_CONCURRENT_ACTIVITIES = 32
 #: Our own pure modules are imported once, outside the sandbox (TEMPORAL-NOTES, "Data").
 PASSTHROUGH_MODULES = ("cases", "workflows", "activities", "samverkan", "holidays", "pydantic")
 
@@ -49,7 +56,7 @@ def build_worker(
     task_queue: str,
     activities: Sequence[Callable[..., Any]],
     max_cached_workflows: int = 1000,
-    max_concurrent_activities: int = 100,
+    max_concurrent_activities: int = MAX_CONCURRENT_ACTIVITIES,
 ) -> Worker:
     """The worker with both workflows and the given activities (real ones or fakes)."""
     return Worker(

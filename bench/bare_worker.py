@@ -21,7 +21,7 @@ from temporalio.worker import Worker
 
 from bench.bare import BARE_WORKFLOWS, noop
 from samverkan.converter import data_converter
-from worker import workflow_runner
+from worker import MAX_CONCURRENT_ACTIVITIES, workflow_runner
 
 
 async def main(address: str, task_queue: str) -> None:
@@ -33,7 +33,7 @@ async def main(address: str, task_queue: str) -> None:
         activities=[noop],
         workflow_runner=workflow_runner("bench"),
         max_cached_workflows=1000,
-        max_concurrent_activities=100,
+        max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
         activity_executor=ThreadPoolExecutor(4),
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
