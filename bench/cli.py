@@ -34,7 +34,7 @@ UNITS = {
     "3": (25, 10),  # transactions per writer, with the projector following
     "4": (5, 3),  # histories replayed per repetition
     "5": (625, 50),  # open cases (×16 = 10,000)
-    "6": (10, 8),  # answers per side per repetition
+    "6": (8, 5),  # answers per side per repetition
 }
 
 

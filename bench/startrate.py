@@ -53,6 +53,8 @@ async def probe(args: argparse.Namespace) -> None:
                     command += ["--polls", str(args.polls)]
                 if args.tasks:
                     command += ["--tasks", str(args.tasks)]
+                if args.activities:
+                    command += ["--activities", str(args.activities)]
                 if args.profile:
                     command += ["--profile", str(args.profile)]
                 memory_args = ["--memory", str(args.memory)] if args.memory else []
@@ -113,6 +115,7 @@ def main() -> None:
     parser.add_argument("--side", default="samverkan", choices=["samverkan", "baseline"])
     parser.add_argument("--polls", type=int)
     parser.add_argument("--tasks", type=int)
+    parser.add_argument("--activities", type=int, help="the worker's max_concurrent_activities")
     parser.add_argument("--profile", type=Path)
     parser.add_argument("--memory", type=Path, help="where the worker's memory report goes")
     parser.add_argument("--trace", action="store_true", help="with --memory: Python objects too")

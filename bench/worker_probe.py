@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trace", action="store_true", help="with --memory: tracemalloc too")
     parser.add_argument("--polls", type=int)
     parser.add_argument("--tasks", type=int)
+    parser.add_argument("--activities", type=int, help="max_concurrent_activities")
     args = parser.parse_args(argv)
 
     import worker as production
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> None:
         overrides["max_concurrent_activity_task_polls"] = args.polls
     if args.tasks:
         overrides["max_concurrent_workflow_tasks"] = args.tasks
+    if args.activities:
+        overrides["max_concurrent_activities"] = args.activities
     if overrides:
         from temporalio.worker import Worker
 
