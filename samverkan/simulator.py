@@ -37,8 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import structlog
@@ -49,6 +48,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from samverkan.embedded import serving
 from samverkan.simulator_responder import ConsultationResponder, NullResponder
 from samverkan.simulator_state import (
     NOTIFICATIONS,
@@ -277,14 +277,6 @@ def create_simulator_app(
     return app
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """A uvicorn server that leaves the host process's signal handlers alone."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
 @contextlib.asynccontextmanager
 async def running_simulator(
     config: SimulatorConfig | None = None,
@@ -298,27 +290,8 @@ async def running_simulator(
     ``port=0`` picks a free port. The server stops when the block exits.
     """
     app = create_simulator_app(config, responder)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    server = _EmbeddedServer(
-        uvicorn.Config(
-            app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2
-        )
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("simulator stopped during start-up")
-            await asyncio.sleep(0.01)
-        yield f"http://{host}:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        sock.close()
+    async with serving(app, host=host, port=port, name="simulator") as url:
+        yield url
 
 
 async def run_simulator(
