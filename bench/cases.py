@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -31,7 +30,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-import uvicorn
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
@@ -43,6 +41,7 @@ from bench.stats import alternation, paired_ratios, percentile, summarize
 from cases import Agency, AnswerConsultation, OpenCase
 from cases.examples import EXAMPLE_OPEN_CASE
 from samverkan.converter import data_converter
+from samverkan.embedded import serving
 from workflows import CaseWorkflow
 
 SAMVERKAN_QUEUE = "bench-samverkan"
@@ -110,39 +109,8 @@ def _counts(history: WorkflowHistory) -> dict[str, int]:
     }
 
 
-class _EmbeddedServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Any:
-        yield
-
-
-@contextlib.asynccontextmanager
-async def _serve(app: Any) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port in this loop; its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = _EmbeddedServer(
-        uvicorn.Config(
-            app,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            log_level="warning",
-            timeout_graceful_shutdown=2,
-        )
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        sock.close()
+PADDING_ATTEMPTS = 8
+"""Recordings of benchmark 4's padded bare case at most, to match the case's event count."""
 
 
 class CaseBench:
@@ -279,10 +247,22 @@ class CaseBench:
         bare_id = await self.bare_case()
         self.bare_history = await self.plain.get_workflow_handle(bare_id).fetch_history()
         # Benchmark 4's baseline: the same case padded to the Samverkan history's event count.
-        missing = len(self.samverkan_history.events) - len(self.bare_history.events)
-        padded = dataclasses.replace(self.shape, upserts_at_start=max(0, missing))
-        padded_id = await self.bare_case(padded)
-        self.bare_replay_history = await self.plain.get_workflow_handle(padded_id).fetch_history()
+        # How a run's tasks batch varies by a few events from one run to the next, so it is
+        # recorded again, the padding corrected, until the count is the same (or closest).
+        target = len(self.samverkan_history.events)
+        upserts = max(0, target - len(self.bare_history.events))
+        best: WorkflowHistory | None = None
+        for _ in range(PADDING_ATTEMPTS):
+            padded_id = await self.bare_case(
+                dataclasses.replace(self.shape, upserts_at_start=upserts)
+            )
+            history = await self.plain.get_workflow_handle(padded_id).fetch_history()
+            if best is None or abs(len(history.events) - target) < abs(len(best.events) - target):
+                best = history
+            if len(history.events) == target:
+                break
+            upserts = max(0, upserts + target - len(history.events))
+        self.bare_replay_history = best
 
     async def run(
         self,
@@ -460,7 +440,7 @@ class CaseBench:
         )
         rows = []
         async with (
-            _serve(app) as gateway_url,
+            serving(app, lifespan="off", log_level="warning", name="gateway") as gateway_url,
             httpx.AsyncClient(base_url=self.simulator_url) as admin,
             httpx.AsyncClient(base_url=gateway_url, timeout=30) as http,
         ):

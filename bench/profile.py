@@ -8,6 +8,8 @@ time goes.
 ``python -m bench.profile replay [COUNT]``: benchmark 4, a recorded case history and a
 recorded bare history replayed COUNT times each (default 20) under cProfile, activations
 (which the SDK runs in a thread pool) included: where a replay's time goes on each side.
+``python -m bench.profile replay COUNT FILE`` also writes the raw pstats to
+``FILE.<side>.<loop|activations>.prof`` (for ``pstats``' callers and callees views).
 
 Needs ``pyinstrument`` (a dev extra); PostgreSQL is the embedded pgserver as in the run.
 For the worker (benchmarks 1 and 5) see `bench.worker_probe` and `bench.startrate`.
@@ -74,7 +76,7 @@ async def profile_projector(batch_size: int, transactions: int) -> str:
             await pool.close()
 
 
-async def profile_replay(count: int) -> str:
+async def profile_replay(count: int, dump: str | None = None) -> str:
     import cProfile
     import io
     import pstats
@@ -133,6 +135,9 @@ async def profile_replay(count: int) -> str:
                     for more in group[1:]:
                         stats.add(more)
                     out.write(f"==== {side}, {title}: {stats.total_tt:.2f} s\n")
+                    if dump:
+                        name = "loop" if title.startswith("event") else "activations"
+                        stats.dump_stats(f"{dump}.{side}.{name}.prof")
                     stats.sort_stats("cumulative").print_stats(30)
                     stats.sort_stats("tottime").print_stats(15)
     return out.getvalue()
@@ -140,7 +145,8 @@ async def profile_replay(count: int) -> str:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["replay"]:
-        print(asyncio.run(profile_replay(int(sys.argv[2]) if len(sys.argv) > 2 else 20)))
+        count = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+        print(asyncio.run(profile_replay(count, sys.argv[3] if len(sys.argv) > 3 else None)))
     elif sys.argv[1:2] == ["projector"]:
         size = int(sys.argv[2]) if len(sys.argv) > 2 else 100
         print(asyncio.run(profile_projector(size, 200)))
