@@ -171,23 +171,23 @@ class CaseState(DomainModel):
         pending = [d for key, d in self.deadlines.items() if not self.deadline_is_settled(key)]
         return sorted(pending, key=lambda d: (d.legal_latest, d.key))
 
-    def next_deadline(self) -> Deadline | None:
+    # ``pending``: `pending_deadlines` when the caller has it already (the workflow asks
+    # several of these questions after every step; on replay that adds up).
+
+    def next_deadline(self, pending: list[Deadline] | None = None) -> Deadline | None:
         """The pending deadline with the earliest ``legal_latest``."""
-        pending = self.pending_deadlines()
+        pending = self.pending_deadlines() if pending is None else pending
         return pending[0] if pending else None
 
-    def overdue_count(self, now: datetime) -> int:
+    def overdue_count(self, now: datetime, pending: list[Deadline] | None = None) -> int:
         """How many pending deadlines are past their ``legal_latest`` at ``now`` (a deadline
         whose clock is suspended is not overdue)."""
-        return sum(
-            1
-            for d in self.pending_deadlines()
-            if d.is_overdue(now) and d.key not in self.suspended_clocks
-        )
+        pending = self.pending_deadlines() if pending is None else pending
+        return sum(1 for d in pending if d.is_overdue(now) and d.key not in self.suspended_clocks)
 
-    def next_expected_action(self) -> str:
+    def next_expected_action(self, pending: list[Deadline] | None = None) -> str:
         """Where the case stands and what it waits for, in plain words (no personal data)."""
-        due = self.next_deadline()
+        due = self.next_deadline(pending)
         by = f" by {due.legal_latest.date().isoformat()}" if due is not None else ""
         waiting = sorted({c.agency.value for c in self.open_consultations()})
         words = {

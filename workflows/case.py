@@ -634,9 +634,11 @@ class CaseWorkflow:
     def _publish(self) -> None:
         """Keep the Web UI's details and the search attributes in step with the state."""
         state = self.state
-        workflow.set_current_details(current_details(state, now=workflow.now()))
+        now = workflow.now()
+        pending = state.pending_deadlines()
+        workflow.set_current_details(current_details(state, now=now, pending=pending))
         updates, self._upserted = search_attribute_updates(
-            state, self._upserted, now=workflow.now()
+            state, self._upserted, now=now, pending=pending
         )
         if updates:
             workflow.upsert_search_attributes(updates)
