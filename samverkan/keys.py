@@ -12,9 +12,9 @@ Two layers (envelope encryption):
 
 Crypto-shredding (`CaseKeys.shred`) deletes the wrapped key and keeps the row as a tombstone:
 every ciphertext under that key becomes unreadable for good, and a scope that was shredded never
-gets a new key. Unwrapped keys are cached per process for ``cache_ttl`` seconds (at most ``cache_size`` of
-them, least recently used going first), so another process may keep decrypting a shredded
-case for at most that long (the shredding process forgets at once).
+gets a new key. Unwrapped keys are cached per process for ``cache_ttl`` seconds (at most
+``cache_size`` of them, least recently used going first), so another process may keep
+decrypting a shredded case for at most that long (the shredding process forgets at once).
 """
 
 from __future__ import annotations
