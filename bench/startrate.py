@@ -1,6 +1,7 @@
 """``python -m bench.startrate [--count N] [--concurrency 32,128] [--side samverkan]
-[--polls N] [--tasks N] [--profile FILE] [--memory FILE [--trace]]``: how fast benchmark 5's workflows
-start, and (``--memory``) where the worker's memory is once they wait (`bench.memory`).
+[--polls N] [--tasks N] [--activities N] [--profile FILE] [--memory FILE [--trace]]``: how
+fast benchmark 5's workflows start, and (``--memory``) where the worker's memory is once
+they wait (`bench.memory`).
 
 Starts the benchmarks' stack, then for each client concurrency a fresh worker (the
 production one through `bench.worker_probe`, or the bare one) and ``count`` workflows on

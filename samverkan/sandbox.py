@@ -33,25 +33,22 @@ class _DirectContextInstance(_Instance):
     """A sandboxed workflow instance that answers context questions without ``exec``."""
 
     def get_serialization_context(self, command_info: Any) -> SerializationContext | None:
-        in_sandbox: Any = self.globals_and_locals.get(_IN_SANDBOX)
-        if in_sandbox is None:  # not created yet: the SDK's own way
+        if self.globals_and_locals.get(_IN_SANDBOX) is None:  # not created yet: the SDK's way
             return super().get_serialization_context(command_info)
-        self.importer.restriction_context.is_runtime = True
-        try:
-            context: SerializationContext | None = in_sandbox.get_serialization_context(
-                command_info
-            )
-            return context
-        finally:
-            self.importer.restriction_context.is_runtime = False
+        context: SerializationContext | None = self._ask("get_serialization_context", command_info)
+        return context
 
     def get_external_store_context(self, command_info: Any) -> Any:
-        in_sandbox: Any = self.globals_and_locals.get(_IN_SANDBOX)
-        if in_sandbox is None:
+        if self.globals_and_locals.get(_IN_SANDBOX) is None:
             return super().get_external_store_context(command_info)
+        return self._ask("get_external_store_context", command_info)
+
+    def _ask(self, method: str, command_info: Any) -> Any:
+        """Call the in-sandbox instance's ``method`` directly, as the SDK's ``exec`` would."""
+        in_sandbox: Any = self.globals_and_locals[_IN_SANDBOX]
         self.importer.restriction_context.is_runtime = True
         try:
-            return in_sandbox.get_external_store_context(command_info)
+            return getattr(in_sandbox, method)(command_info)
         finally:
             self.importer.restriction_context.is_runtime = False
 
