@@ -279,10 +279,15 @@ class DevStack:
         return None
 
     def stop(self) -> None:
-        """Stop every child in reverse start order, then PostgreSQL. Safe to call twice."""
+        """Stop every child in reverse start order, then PostgreSQL. Safe to call twice.
+
+        The endpoints file goes first: it tells other commands (and scripts waiting for the
+        stack) where a running stack is, so it must not outlive it.
+        """
         if self._stopping:
             return
         self._stopping = True
+        (self.data_dir / "endpoints.json").unlink(missing_ok=True)
         for child in reversed(self.children):
             _terminate(child)
         if self._pg_server is not None:

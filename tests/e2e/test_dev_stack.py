@@ -150,6 +150,7 @@ def test_dev_stack_comes_up_serves_the_ui_stops_cleanly_and_keeps_its_data(
         code, survivors = _stop(process)
     assert code == 0
     assert survivors == [], f"processes left running: {survivors}"
+    assert not (data_dir / "endpoints.json").exists(), "a stopped stack left its endpoints"
     print(f"dev stack up in {up_after:.1f} s")
 
     again = _start(data_dir, ports)
