@@ -21,13 +21,12 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from samverkan.sandbox import DirectContextRunner
+from infra.sandbox import workflow_runner
 from workflows import WORKFLOWS
 
 if TYPE_CHECKING:
-    from samverkan.keys import CaseKeys
+    from infra.keys import CaseKeys
 
 #: Activity tasks one worker takes at a time. An activity counts as started (its
 #: start-to-close clock runs) as soon as the worker has polled it, so slots beyond what the
@@ -36,18 +35,6 @@ if TYPE_CHECKING:
 #: waiting up to 25 s in the worker and ~1 in 12 ran past its 30 s timeout and ran again;
 #: with 32, none did, at the same start rate (docs/benchmarks.md).
 MAX_CONCURRENT_ACTIVITIES = 32
-#: Our own pure modules are imported once, outside the sandbox (TEMPORAL-NOTES, "Data").
-PASSTHROUGH_MODULES = ("cases", "workflows", "activities", "samverkan", "holidays", "pydantic")
-
-
-def workflow_runner(*more_passthrough: str) -> SandboxedWorkflowRunner:
-    """The sandbox with Samverkan's pure modules (and ``more_passthrough``) passed through,
-    answering the SDK's per-payload context questions directly (`samverkan.sandbox`)."""
-    return DirectContextRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            *PASSTHROUGH_MODULES, *more_passthrough
-        )
-    )
 
 
 def build_worker(
@@ -84,7 +71,7 @@ async def production_activities(
     from activities.notifications import NotificationActivities
     from eventstore import PostgresEventStore
     from eventstore.encrypted import EncryptingEventStore, PostgresPersonalDataVault
-    from samverkan.settings import get_settings
+    from infra.settings import get_settings
 
     settings = get_settings()
     store = EventStoreActivities(
@@ -113,12 +100,12 @@ async def production_activities(
 async def run_worker() -> None:
     """Run the production worker until SIGTERM or SIGINT."""
     from eventstore import create_pool
-    from gateway import build_codec
-    from samverkan.keys import KeyError_, MasterKeys
-    from samverkan.logging import configure_logging, get_logger
-    from samverkan.metrics import runtime_with_metrics, tracing_interceptors
-    from samverkan.settings import get_settings
-    from samverkan.temporal_client import connect
+    from infra.codec import build_codec
+    from infra.keys import KeyError_, MasterKeys
+    from infra.logging import configure_logging, get_logger
+    from infra.metrics import runtime_with_metrics, tracing_interceptors
+    from infra.settings import get_settings
+    from infra.temporal_client import connect
 
     settings = get_settings()
     configure_logging(log_format=settings.samverkan_log_format, level=settings.samverkan_log_level)

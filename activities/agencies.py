@@ -31,7 +31,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from temporalio import activity
 
 from activities.config import AgencyDirectory, AgencyEndpoint, load_agency_directory
-from activities.domain import CASE_NUMBER_PATTERN, PERSONAL_PAYLOAD_FIELDS, Agency, LegalBasis
 from activities.http_calls import (
     AgencyCallError,
     AgencyRejected,
@@ -44,6 +43,9 @@ from activities.http_calls import (
     send,
     with_heartbeats,
 )
+from cases import Agency, LegalBasis
+from cases.access import PERSONAL_PAYLOAD_FIELDS
+from cases.models import CASE_NUMBER_PATTERN
 
 __all__ = [
     "AgencyActivities",

@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 from temporalio.common import RetryPolicy
 
-from activities.domain import Agency
+from cases import Agency
 
 #: Error types an agency call raises that retrying cannot fix (see `activities.agencies`).
 NON_RETRYABLE_AGENCY_ERRORS: tuple[str, ...] = (

@@ -21,7 +21,6 @@ import structlog
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from temporalio import activity
 
-from activities.domain import CASE_NUMBER_PATTERN
 from activities.http_calls import (
     AgencyCallError,
     AgencyUnavailable,
@@ -29,7 +28,8 @@ from activities.http_calls import (
     send,
     with_heartbeats,
 )
-from samverkan.settings import Settings
+from cases.models import CASE_NUMBER_PATTERN
+from infra.settings import Settings
 
 log = structlog.get_logger(__name__)
 

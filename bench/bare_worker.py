@@ -1,7 +1,7 @@
 """A worker process for the baselines, with the production worker's settings.
 
 ``python -m bench.bare_worker ADDRESS TASK_QUEUE [--memory FILE [--trace]]``: the bare
-workflows and the `noop` activity, on the same sandbox (`worker.workflow_runner`, with the
+workflows and the `noop` activity, on the same sandbox (`infra.sandbox.workflow_runner`, with the
 same pass-through modules), cache size, activity slots and executor as
 `worker.build_worker`; prints ``ready`` once polling. ``--memory`` writes
 `bench.memory.report` to FILE on SIGUSR1, as `bench.worker_probe` does for Samverkan's.
@@ -20,8 +20,9 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench.bare import BARE_WORKFLOWS, noop
-from samverkan.converter import data_converter
-from worker import MAX_CONCURRENT_ACTIVITIES, workflow_runner
+from infra.converter import data_converter
+from infra.sandbox import workflow_runner
+from worker import MAX_CONCURRENT_ACTIVITIES
 
 
 async def main(address: str, task_queue: str) -> None:

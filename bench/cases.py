@@ -40,8 +40,8 @@ from bench.report import Row
 from bench.stats import alternation, paired_ratios, percentile, summarize
 from cases import Agency, AnswerConsultation, OpenCase
 from cases.examples import EXAMPLE_OPEN_CASE
-from samverkan.converter import data_converter
-from samverkan.embedded import serving
+from infra.converter import data_converter
+from infra.embedded import serving
 from workflows import CaseWorkflow
 
 SAMVERKAN_QUEUE = "bench-samverkan"
@@ -126,10 +126,11 @@ class CaseBench:
     @classmethod
     @contextlib.asynccontextmanager
     async def running(cls, server_dsn: str, folder: Path) -> AsyncIterator[CaseBench]:
-        from gateway.server import build_codec, with_codec
-        from samverkan.keys import MasterKeys
-        from samverkan.simulator import running_simulator
-        from samverkan.simulator_responder import TemporalUpdateResponder
+        from infra.codec import build_codec
+        from infra.keys import MasterKeys
+        from infra.temporal_client import with_codec
+        from simulator.app import running_simulator
+        from simulator.responder import TemporalUpdateResponder
 
         dsn = await infra.fresh_database(server_dsn)
         master_entry = MasterKeys.generate_entry("bench1")
@@ -342,8 +343,8 @@ class CaseBench:
         return replayer(self.codec)
 
     def bare_replayer(self) -> Replayer:
-        """`Replayer` on the bare workflows, in the worker's sandbox (`worker.workflow_runner`)."""
-        from worker import workflow_runner
+        """`Replayer` on the bare workflows, in the worker's sandbox (`infra.sandbox.workflow_runner`)."""
+        from infra.sandbox import workflow_runner
 
         return Replayer(
             workflows=BARE_WORKFLOWS,

@@ -80,7 +80,7 @@ def versions() -> dict[str, str]:
 
 async def run(args: argparse.Namespace) -> tuple[list[Row], dict[str, float]]:
     from bench import infra
-    from samverkan.logging import configure_logging
+    from infra.logging import configure_logging
 
     configure_logging(
         log_format="console", level="WARNING"

@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cases import Agency
 from eventstore import migrate
-from samverkan.converter import data_converter
+from infra.converter import data_converter
 from samverkan.devstack import PROCESS_ENV
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 

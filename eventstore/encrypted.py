@@ -12,7 +12,7 @@ envelope against its event model (`cases.open_envelope`), and a ciphertext is no
 row still validates and folds, projections work unchanged, and a retried append (same
 envelopes, same markers) is still recognised as a retry.
 
-After crypto-shredding (`samverkan.keys.CaseKeys.shred`) the vault rows no longer decrypt and
+After crypto-shredding (`infra.keys.CaseKeys.shred`) the vault rows no longer decrypt and
 the case reads with its markers: the non-personal audit trail (types, times, actors, deadlines,
 disclosures without content) stays readable.
 
@@ -35,6 +35,7 @@ import asyncpg
 
 from cases import Envelope, Subject
 from cases.envelope import event_types
+from infra.keys import KeyDestroyed
 
 from .store import AppendResult, EventStore, RecordedEvent, check_batch, check_readable
 
@@ -50,14 +51,6 @@ PLACEHOLDERS: dict[type[Any], dict[str, Any]] = {
 _NONCE = 12
 _SHREDDED = object()
 _log = logging.getLogger(__name__)
-
-
-class KeyDestroyed(Exception):
-    """Raised by a key store for a data key that was destroyed (crypto-shredded).
-
-    The key store's own error type derives from it (`samverkan.keys.KeyShredded`), so this
-    store tells a shredded case from a misconfigured one without importing the shell.
-    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +127,7 @@ class InMemoryPersonalDataVault:
 
 
 class _Keys(Protocol):
-    """What the store needs of `samverkan.keys.CaseKeys` (eventstore does not import samverkan)."""
+    """What the store needs of `infra.keys.CaseKeys` (eventstore does not import samverkan)."""
 
     async def for_scope(self, scope: str) -> Any:
         """The scope's data key (``key_id``, ``aead``)."""
@@ -173,7 +166,7 @@ class EncryptingEventStore:
     ) -> None:
         """Args:
         inner: the store that keeps the (redacted) rows.
-        keys: data keys, `samverkan.keys.CaseKeys`.
+        keys: data keys, `infra.keys.CaseKeys`.
         vault: where the sealed fields go.
         scope_of_case: ``case_id -> key scope``; default ``case-<case_id>``.
         """

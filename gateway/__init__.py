@@ -1,7 +1,7 @@
 """The agency gateway (HTTP /v1) and the codec endpoints for the Web UI (DESIGN §3, §5, §6).
 
-Public API: `create_app`, `GatewayDeps`, `GatewaySettings`, `serve`, `build_codec`,
-`with_codec`, `AgencyCredentials`, `GatewayRecords`, `Consultations`, `openapi_document`.
+Public API: `create_app`, `GatewayDeps`, `GatewaySettings`, `serve`,
+`AgencyCredentials`, `GatewayRecords`, `Consultations`, `openapi_document`.
 """
 
 from gateway.app import GatewayDeps, create_app
@@ -10,7 +10,7 @@ from gateway.consultations import Consultations
 from gateway.credentials import AgencyCredentials
 from gateway.openapi import openapi_document
 from gateway.records import GatewayRecords
-from gateway.server import build_codec, serve, with_codec
+from gateway.server import serve
 
 __all__ = [
     "AgencyCredentials",
@@ -18,9 +18,7 @@ __all__ = [
     "GatewayDeps",
     "GatewayRecords",
     "GatewaySettings",
-    "build_codec",
     "create_app",
     "openapi_document",
     "serve",
-    "with_codec",
 ]

@@ -50,8 +50,8 @@ from gateway.models import (
 from gateway.openapi import openapi_document
 from gateway.ratelimit import RateLimiter
 from gateway.records import AuditEntry, GatewayRecords, IdempotentResult
-from samverkan.codec import EncryptionCodec
-from samverkan.metrics import UNAUTHENTICATED, record_gateway_request
+from infra.codec import EncryptionCodec
+from infra.metrics import UNAUTHENTICATED, record_gateway_request
 
 log = structlog.get_logger("samverkan.gateway")
 

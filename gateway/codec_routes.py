@@ -23,8 +23,8 @@ from starlette.routing import Route
 from temporalio.api.common.v1 import Payload, Payloads
 
 from gateway.config import GatewaySettings
-from samverkan.codec import EncryptionCodec, PayloadDecryptionError, PayloadKeyShredded
-from samverkan.keys import KeyError_
+from infra.codec import EncryptionCodec, PayloadDecryptionError, PayloadKeyShredded
+from infra.keys import KeyError_
 
 SHREDDED_MARKER = {"redacted": "personal data destroyed: the case key was shredded"}
 _ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"

@@ -12,22 +12,9 @@ from gateway.config import GatewaySettings
 from gateway.consultations import Consultations
 from gateway.credentials import AgencyCredentials
 from gateway.records import GatewayRecords
-from samverkan.codec import EncryptionCodec
-from samverkan.converter import data_converter
-from samverkan.keys import CaseKeys, MasterKeys, PostgresDataKeyStore
-
-
-def build_codec(pool: asyncpg.Pool, *, namespace: str, master_keys: MasterKeys) -> EncryptionCodec:
-    """The payload codec on the data keys in ``pool``'s database."""
-    keys = CaseKeys(master_keys=master_keys, store=PostgresDataKeyStore(pool))
-    return EncryptionCodec(keys=keys, namespace=namespace)
-
-
-def with_codec(client: Client, codec: EncryptionCodec) -> Client:
-    """The same connection as ``client`` with the encrypting data converter."""
-    config = client.config()
-    config["data_converter"] = data_converter(codec)
-    return Client(**config)
+from infra.codec import build_codec
+from infra.keys import MasterKeys
+from infra.temporal_client import with_codec
 
 
 async def serve(

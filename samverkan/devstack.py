@@ -31,8 +31,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from samverkan.keys import load_or_create_dev_master_keys
-from samverkan.settings import Settings
+from infra.keys import load_or_create_dev_master_keys
+from infra.settings import Settings
 from workflows.search_attributes import cli_flags
 
 #: Environment every process of the stack starts with unless the shell sets it: glibc's

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from samverkan.codec import EncryptionCodec
-from samverkan.keys import MASTER_KEYS_ENV, MasterKeys
-from samverkan.settings import Settings
-from samverkan.temporal_client import connect
+from infra.codec import EncryptionCodec
+from infra.keys import MASTER_KEYS_ENV, MasterKeys
+from infra.settings import Settings
+from infra.temporal_client import connect
 
 
 def apply_dev_stack_defaults(
@@ -62,7 +62,7 @@ async def payload_codec(settings: Settings) -> AsyncIterator[EncryptionCodec | N
         yield None
         return
     from eventstore import create_pool
-    from gateway import build_codec
+    from infra.codec import build_codec
 
     pool = await create_pool(settings.database_url, min_size=1, max_size=2)
     try:

@@ -18,8 +18,8 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import PayloadCodec
 from temporalio.worker import Replayer
 
-from samverkan.codec import decode_only
-from samverkan.converter import data_converter
+from infra.codec import decode_only
+from infra.converter import data_converter
 from workflows import WORKFLOWS
 
 
@@ -43,7 +43,7 @@ def replayer(codec: PayloadCodec | None = None) -> Replayer:
     compares commands, not the payloads the workflow produces, so encrypting them is
     wasted work. A history that does not decrypt still fails its replay.
     """
-    from worker import workflow_runner
+    from infra.sandbox import workflow_runner
 
     return Replayer(
         workflows=list(WORKFLOWS),

@@ -3,7 +3,7 @@
 A closed case's file is kept until its purge date (`cases.case_purge_date`: five years after
 the last entry, to the end of the following year; exempt categories never). On or after that
 day its personal data is destroyed by crypto-shredding the case's data key
-(`samverkan.keys.CaseKeys.shred`): the events stay, with markers in their personal fields, as
+(`infra.keys.CaseKeys.shred`): the events stay, with markers in their personal fields, as
 the non-personal audit trail (DESIGN §2, §4).
 
 The step reads the system of record: the closed cases are the ``case_id`` values with a
@@ -45,7 +45,7 @@ from eventstore.encrypted import (
     EncryptingEventStore,
     PostgresPersonalDataVault,
 )
-from samverkan.keys import CaseKeys, KeyError_, PostgresDataKeyStore, case_scope
+from infra.keys import CaseKeys, KeyError_, PostgresDataKeyStore, case_scope
 
 _CLOSED_CASES = "SELECT DISTINCT case_id FROM events WHERE type = 'CaseClosed' ORDER BY case_id"
 _SUBJECT_PLACEHOLDER = next(iter(PLACEHOLDERS.values()))

@@ -23,7 +23,7 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
-from samverkan.converter import data_converter
+from infra.converter import data_converter
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 SCRIPTS = Path(sysconfig.get_path("scripts"))

@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         EscalationAction,
         ScheduledRung,
     )
-    from samverkan import metrics
+    from infra import metrics
     from workflows.messages import (
         ConsultationInput,
         ConsultationReport,

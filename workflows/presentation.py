@@ -2,7 +2,7 @@
 
 All are built from the folded `CaseState` and its events only, and none ever holds
 personal data: search attributes are stored unencrypted, details are read by everyone who
-can open the workflow, and metric labels are checked by `samverkan.metrics`.
+can open the workflow, and metric labels are checked by `infra.metrics`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from cases import (
     DomainEvent,
     EscalationRaised,
 )
-from samverkan import metrics
+from infra import metrics
 from workflows.search_attributes import (
     AGENCY,
     CASE_STATE,

@@ -39,7 +39,7 @@ def open_case(
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     from cases import OpenCase
-    from samverkan.settings import get_settings
+    from infra.settings import get_settings
     from workflows import CaseWorkflow
 
     try:
@@ -79,7 +79,7 @@ def open_case(
 
 
 async def _query(case_number: str, name: str) -> Any:
-    from samverkan.settings import get_settings
+    from infra.settings import get_settings
 
     async with operator_client(get_settings()) as client:
         return await client.get_workflow_handle(f"case-{case_number}").query(name)
@@ -106,7 +106,7 @@ def update(
     """Send an update to a case and print its result, or the rejection."""
     from temporalio.client import WorkflowUpdateFailedError
 
-    from samverkan.settings import get_settings
+    from infra.settings import get_settings
 
     async def send() -> Any:
         async with operator_client(get_settings()) as client:

@@ -8,7 +8,7 @@ from the command line.
   workflow's ``summary`` query; prints each difference and exits 1 if there is any.
 
 The database comes from ``DATABASE_URL``, Temporal from ``TEMPORAL_ADDRESS`` /
-``TEMPORAL_NAMESPACE`` (`samverkan.settings`). A database or Temporal that cannot be reached
+``TEMPORAL_NAMESPACE`` (`infra.settings`). A database or Temporal that cannot be reached
 ends in one sentence on stderr and exit code 2, never a traceback; the DSN is never printed.
 """
 
@@ -40,7 +40,7 @@ def _fail(sentence: str) -> typer.Exit:
 
 
 def _database_url() -> str:
-    from samverkan.settings import get_settings
+    from infra.settings import get_settings
 
     url = get_settings().database_url
     if not url:
@@ -179,8 +179,8 @@ def projections_run(
     """Catch up, then keep the projections up to date until Ctrl-C."""
 
     async def work() -> None:
-        from samverkan.metrics import runtime_with_metrics
-        from samverkan.settings import get_settings
+        from infra.metrics import runtime_with_metrics
+        from infra.settings import get_settings
 
         bind = get_settings().samverkan_metrics_bind
         runtime = runtime_with_metrics(bind)
@@ -202,7 +202,7 @@ def projections_run(
 
 async def _report_metrics(projector: Projector, runtime: Any, every: float = 15.0) -> None:
     """Publish each projection's lag and the cases per state, every ``every`` seconds."""
-    from samverkan.metrics import set_cases_by_state, set_projection_lag
+    from infra.metrics import set_cases_by_state, set_projection_lag
 
     meter = runtime.metric_meter
     while True:
@@ -251,7 +251,7 @@ def verify_command(
     from temporalio.service import RPCError
 
     from cases import fold, open_envelope
-    from samverkan.settings import get_settings
+    from infra.settings import get_settings
 
     async def stored_summary() -> dict[str, Any] | None:
         async with _pool(max_size=1) as pool:

@@ -27,7 +27,7 @@ import asyncpg
 import typer
 
 from cases import Agency
-from samverkan.keys import CaseKeys, KeyError_, MasterKeys, PostgresDataKeyStore, case_scope
+from infra.keys import CaseKeys, KeyError_, MasterKeys, PostgresDataKeyStore, case_scope
 
 if TYPE_CHECKING:
     from cases import Policy
@@ -43,7 +43,7 @@ def _fail(sentence: str) -> typer.Exit:
 
 
 def _database_url() -> str:
-    from samverkan.settings import get_settings
+    from infra.settings import get_settings
 
     url = get_settings().database_url
     if not url:
@@ -88,7 +88,7 @@ def _agency(name: str) -> Agency:
 
 def _policy(path: Path | None) -> Policy:
     from cases import Policy, PolicyError
-    from samverkan.settings import get_settings
+    from infra.settings import get_settings
 
     path = path or get_settings().samverkan_policy_file
     if path is None:
@@ -138,8 +138,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the agency API (/v1) and the codec endpoints (/codec) until Ctrl-C."""
         from gateway import GatewaySettings, serve
-        from samverkan.settings import get_settings
-        from samverkan.temporal_client import connect
+        from infra.settings import get_settings
+        from infra.temporal_client import connect
 
         master = _master_keys()
         settings = GatewaySettings()
@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
             settings = settings.model_copy(update={"samverkan_gateway_port": port})
 
         async def run(pool: asyncpg.Pool) -> None:
-            from samverkan.metrics import runtime_with_metrics
+            from infra.metrics import runtime_with_metrics
 
             shell = get_settings()
             runtime = runtime_with_metrics(shell.samverkan_metrics_bind)

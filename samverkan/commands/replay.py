@@ -28,9 +28,9 @@ def register(app: typer.Typer) -> None:
         from samverkan import replay as replay_module
 
         async def run() -> list[replay_module.ReplayOutcome]:
+            from infra.settings import get_settings
+            from infra.temporal_client import connect
             from samverkan.operator_env import payload_codec
-            from samverkan.settings import get_settings
-            from samverkan.temporal_client import connect
 
             histories = []
             for path in files or []:

@@ -14,8 +14,8 @@ def register(app: typer.Typer) -> None:
     def dev() -> None:
         """Run the whole stack on the embedded default: Temporal + Web UI, PostgreSQL, simulator, worker."""
         from cases.examples import EXAMPLE_OPEN_CASE
+        from infra.settings import get_settings
         from samverkan import devstack
-        from samverkan.settings import get_settings
 
         code = devstack.run(get_settings(), json.dumps(EXAMPLE_OPEN_CASE, indent=2))
         raise typer.Exit(code)

@@ -43,17 +43,17 @@ def register(app: typer.Typer) -> None:
         updates on the consultation's workflow; see GET /_admin/received?agency=<name> for
         exactly what each agency was sent.
         """
-        from samverkan.logging import configure_logging
-        from samverkan.settings import get_settings
-        from samverkan.simulator import run_simulator
-        from samverkan.simulator_responder import (
+        from infra.logging import configure_logging
+        from infra.settings import get_settings
+        from infra.temporal_client import connect
+        from simulator.app import run_simulator
+        from simulator.responder import (
             ConsultationResponder,
             GatewayResponder,
             NullResponder,
             TemporalUpdateResponder,
         )
-        from samverkan.simulator_state import SimulatorConfig, SimulatorConfigError
-        from samverkan.temporal_client import connect
+        from simulator.state import SimulatorConfig, SimulatorConfigError
 
         settings = get_settings()
         configure_logging(

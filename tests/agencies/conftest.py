@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from samverkan.simulator import running_simulator
+from simulator.app import running_simulator
 
 from .support import SimulatorAdmin
 

@@ -14,7 +14,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.agencies import DeliverConsultationRequest, DeliveryReceipt
-    from activities.domain import (
+    from cases import (
         AcknowledgeConsultation,
         Agency,
         AnswerConsultation,

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from activities.config import AgencyDirectory
-from activities.domain import Agency
+from cases import Agency
 
 
 class SimulatorAdmin:

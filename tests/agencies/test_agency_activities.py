@@ -19,7 +19,7 @@ from activities.agencies import (
     find_personal_data,
 )
 from activities.config import AgencyDirectory
-from activities.domain import Agency, LegalBasis
+from cases import Agency, LegalBasis
 
 from .support import SimulatorAdmin, directory_for
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from activities.config import AgencyConfigError, AgencyDirectory, load_agency_directory
-from activities.domain import Agency
+from cases import Agency
 
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "agencies.example.toml"
 

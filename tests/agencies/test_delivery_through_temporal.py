@@ -15,9 +15,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.agencies import AgencyActivities, DeliverConsultationRequest, DeliveryReceipt
-from activities.domain import Agency, LegalBasis
-from samverkan.simulator import running_simulator
-from samverkan.simulator_responder import TemporalUpdateResponder
+from cases import Agency, LegalBasis
+from simulator.app import running_simulator
+from simulator.responder import TemporalUpdateResponder
 
 from .probe_workflows import (
     ConsultationReplyProbe,

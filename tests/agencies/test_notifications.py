@@ -8,13 +8,13 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.domain import DeadlineKind, EscalationAction, Role
 from activities.notifications import (
     EscalationNotice,
     NotificationActivities,
     NotificationConfigError,
 )
-from samverkan.settings import Settings
+from cases import DeadlineKind, EscalationAction, Role
+from infra.settings import Settings
 
 from .support import SimulatorAdmin
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from samverkan.simulator import SimulatorConfig, running_simulator
+from simulator.app import SimulatorConfig, running_simulator
 
 from .support import SimulatorAdmin
 

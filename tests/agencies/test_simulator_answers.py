@@ -10,16 +10,16 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from activities.domain import (
+from cases import (
     AcknowledgeConsultation,
     Agency,
     AnswerConsultation,
     DeclineConsultation,
 )
 from samverkan.commands.simulator import register
-from samverkan.simulator import running_simulator
-from samverkan.simulator_responder import RecordingResponder
-from samverkan.simulator_state import SimulatorConfig, SimulatorConfigError
+from simulator.app import running_simulator
+from simulator.responder import RecordingResponder
+from simulator.state import SimulatorConfig, SimulatorConfigError
 
 CID = "case-2024-0007:consultation-3"
 

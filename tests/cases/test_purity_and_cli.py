@@ -1,4 +1,6 @@
-"""`cases/` stays pure, and ``samverkan deadline`` answers operators."""
+"""`cases/` reads no clock and no randomness, and ``samverkan deadline`` answers operators.
+
+What `cases/` may import is import-linter's job (pyproject.toml, `make lint`)."""
 
 from __future__ import annotations
 
@@ -13,23 +15,6 @@ from typer.testing import CliRunner
 from samverkan.commands.deadline import register
 
 CASES = Path(__file__).resolve().parents[2] / "cases"
-ALLOWED_TOP_LEVEL = {
-    "__future__",
-    "calendar",
-    "collections",
-    "dataclasses",
-    "datetime",
-    "enum",
-    "functools",
-    "re",
-    "tomllib",
-    "typing",
-    "uuid",
-    "zoneinfo",
-    "pydantic",
-    "holidays",
-    "cases",
-}
 FORBIDDEN_CALLS = {
     "now",
     "today",
@@ -50,20 +35,6 @@ FORBIDDEN_CALLS = {
 
 def sources() -> list[Path]:
     return sorted(CASES.rglob("*.py"))
-
-
-@pytest.mark.parametrize("path", sources(), ids=lambda p: p.name)
-def test_cases_imports_nothing_that_does_io(path: Path) -> None:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            names = [node.module or ""]
-        else:
-            continue
-        for name in names:
-            assert name.split(".")[0] in ALLOWED_TOP_LEVEL, f"{path.name} imports {name}"
 
 
 @pytest.mark.parametrize("path", sources(), ids=lambda p: p.name)

@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 
 from eventstore import migrate
-from samverkan.keys import CaseKeys, MasterKeys, PostgresDataKeyStore
+from infra.keys import CaseKeys, MasterKeys, PostgresDataKeyStore
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

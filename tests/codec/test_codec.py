@@ -13,7 +13,7 @@ from temporalio.converter import WorkflowSerializationContext
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from samverkan.codec import (
+from infra.codec import (
     ENCODING,
     KEY_ID_METADATA,
     EncryptionCodec,
@@ -21,8 +21,8 @@ from samverkan.codec import (
     PayloadKeyShredded,
     key_id_of,
 )
-from samverkan.converter import data_converter
-from samverkan.keys import CaseKeys, InMemoryDataKeyStore, KeyShredded, MasterKeys, case_scope
+from infra.converter import data_converter
+from infra.keys import CaseKeys, InMemoryDataKeyStore, KeyShredded, MasterKeys, case_scope
 from tests.codec.probe import (
     CodecProbeChild,
     CodecProbeWorkflow,
@@ -184,7 +184,7 @@ async def test_master_key_rotation_rewraps_data_keys_and_old_ciphertexts_still_d
 
 
 def test_master_key_configuration_errors_never_echo_key_material() -> None:
-    from samverkan.keys import MasterKeyConfigError
+    from infra.keys import MasterKeyConfigError
 
     for bad in ["", "nokey", "k1:not-base64!!", "k1:" + "QUJD", "k 1:QUJD"]:
         with pytest.raises(MasterKeyConfigError) as caught:

@@ -16,7 +16,7 @@ from temporalio.converter import (
     WorkflowSerializationContext,
 )
 
-from samverkan.codec import (
+from infra.codec import (
     KEY_ID_METADATA,
     DecodeOnlyCodec,
     EncryptionCodec,
@@ -26,8 +26,8 @@ from samverkan.codec import (
     is_encrypted,
     key_id_of,
 )
-from samverkan.converter import LRUCache, ScopedDataConverter, data_converter
-from samverkan.keys import CaseKeys, InMemoryDataKeyStore, MasterKeys, case_scope
+from infra.converter import LRUCache, ScopedDataConverter, data_converter
+from infra.keys import CaseKeys, InMemoryDataKeyStore, MasterKeys, case_scope
 
 PLAIN = Payload(metadata={"encoding": b"json/plain"}, data=b'{"name": "Alva Lindqvist"}')
 

@@ -10,7 +10,7 @@ import asyncpg
 from cases import open_envelope
 from eventstore import PostgresEventStore
 from eventstore.encrypted import REDACTED, EncryptingEventStore, PostgresPersonalDataVault
-from samverkan.keys import CaseKeys, case_scope
+from infra.keys import CaseKeys, case_scope
 from tests.eventstore.case_streams import busy_case, envelopes
 
 NAME = "Testperson Exempelsson"

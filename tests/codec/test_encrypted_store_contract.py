@@ -11,7 +11,7 @@ from eventstore.encrypted import (
     InMemoryPersonalDataVault,
     PostgresPersonalDataVault,
 )
-from samverkan.keys import CaseKeys
+from infra.keys import CaseKeys
 from tests.eventstore.test_store_contract import *  # noqa: F403 - the suite itself
 
 

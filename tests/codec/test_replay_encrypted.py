@@ -26,15 +26,14 @@ from typer.testing import CliRunner
 from cases import OpenCase
 from cases.examples import EXAMPLE_OPEN_CASE
 from eventstore import InMemoryEventStore
-from gateway import build_codec
+from infra.codec import ENCODING, EncryptionCodec, build_codec
+from infra.converter import data_converter
+from infra.keys import MASTER_KEYS_ENV, MasterKeys
+from infra.settings import get_settings
 from samverkan.cli import app
-from samverkan.codec import ENCODING, EncryptionCodec
-from samverkan.converter import data_converter
-from samverkan.keys import MASTER_KEYS_ENV, MasterKeys
 from samverkan.replay import replay_histories
-from samverkan.settings import get_settings
-from samverkan.simulator import running_simulator
-from samverkan.simulator_responder import NullResponder
+from simulator.app import running_simulator
+from simulator.responder import NullResponder
 from tests.codec.test_codec import _payloads
 from tests.workflows.conftest import case_worker
 from workflows import CaseWorkflow

@@ -3,7 +3,7 @@
 They parse; they reference one Samverkan image and one Temporal release consistently; every
 environment variable they set is a real setting; ports agree between the Dockerfile, compose,
 the Kubernetes Services and probes; the final image stage runs as a non-root user; every
-metric the dashboard and the alerts query exists in `samverkan.metrics`.
+metric the dashboard and the alerts query exists in `infra.metrics`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import typer.main
 import yaml
 
 from gateway.config import GatewaySettings
-from samverkan import metrics
+from infra import metrics
+from infra.settings import Settings
 from samverkan.devstack import PROCESS_ENV
-from samverkan.settings import Settings
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ METRICS_PORT = metrics.METRICS_PORT
 
 #: Settings the deployment needs that `Settings` does not have yet; the lead adds them
 #: (SAMVERKAN_MASTER_KEYS with the payload codec). Remove a name here once it is a field.
-#: Read outside `Settings`: the master keys (samverkan.keys) and the gateway's own settings.
+#: Read outside `Settings`: the master keys (infra.keys) and the gateway's own settings.
 OTHER_SETTINGS = (
     {"SAMVERKAN_MASTER_KEYS"}
     | {name.upper() for name in GatewaySettings.model_fields}
@@ -222,7 +222,7 @@ def test_every_environment_variable_the_manifests_set_is_a_real_setting():
         for name, where in _env_of_samverkan_containers().items()
         if name not in _allowed_env()
     }
-    assert not unknown, f"not settings (samverkan/settings.py) nor agency credentials: {unknown}"
+    assert not unknown, f"not settings (infra/settings.py) nor agency credentials: {unknown}"
 
 
 def test_every_samverkan_pod_gets_its_config_and_secrets():

@@ -26,12 +26,12 @@ from cases import OpenCase
 from cases.examples import EXAMPLE_OPEN_CASE
 from eventstore import PostgresEventStore, create_pool, migrate
 from eventstore.encrypted import EncryptingEventStore, PostgresPersonalDataVault
-from gateway import build_codec
-from samverkan.converter import data_converter
-from samverkan.keys import MasterKeys
+from infra.codec import build_codec
+from infra.converter import data_converter
+from infra.keys import MasterKeys
 from samverkan.replay import replay_histories
-from samverkan.simulator import running_simulator
-from samverkan.simulator_responder import TemporalUpdateResponder
+from simulator.app import running_simulator
+from simulator.responder import TemporalUpdateResponder
 from tests.agencies.support import directory_for
 from tests.waiting import eventually
 from worker import build_worker

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from cases import fold
 from eventstore import PostgresEventStore, create_pool
+from infra.settings import get_settings
 from samverkan.commands.eventstore import register, summary_differences
-from samverkan.settings import get_settings
 from tests.eventstore.case_streams import breached_and_closed, envelopes
 
 runner = CliRunner()

@@ -46,8 +46,8 @@ from temporalio.service import RPCError
 
 from cases import Agency, OpenCase
 from cases.examples import EXAMPLE_OPEN_CASE
-from samverkan.converter import data_converter
-from samverkan.keys import MasterKeys
+from infra.converter import data_converter
+from infra.keys import MasterKeys
 from workflows.case import CaseWorkflow
 from workflows.search_attributes import cli_flags
 
@@ -392,7 +392,7 @@ class RealStack:
     async def client(self) -> Client:
         """A client with the encrypting data converter (workers encrypt every payload)."""
         if self._client is None:
-            from gateway import build_codec
+            from infra.codec import build_codec
 
             codec = build_codec(
                 self.pool, namespace="default", master_keys=MasterKeys.parse(self.master_keys)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import pytest_asyncio
 
-from samverkan.simulator_state import NOTIFICATIONS
+from simulator.state import NOTIFICATIONS
 from tests.agencies.support import SimulatorAdmin
 from tests.faults.harness import (
     DUE_RUNGS,

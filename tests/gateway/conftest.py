@@ -23,10 +23,10 @@ from gateway import (
     GatewayRecords,
     GatewaySettings,
     create_app,
-    with_codec,
 )
-from samverkan.codec import EncryptionCodec
-from samverkan.keys import CaseKeys, MasterKeys, PostgresDataKeyStore
+from infra.codec import EncryptionCodec
+from infra.keys import CaseKeys, MasterKeys, PostgresDataKeyStore
+from infra.temporal_client import with_codec
 from tests.gateway.probe import ProbeCase, ProbeConsultation, ProbeConsultationInput
 
 CODEC_TOKEN = "operator-token-for-tests"

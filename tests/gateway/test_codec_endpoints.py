@@ -11,8 +11,8 @@ from temporalio.api.common.v1 import Payloads
 
 from cases import Agency
 from gateway.codec_routes import SHREDDED_MARKER
-from samverkan.codec import ENCODING
-from samverkan.keys import scope_for_workflow_id
+from infra.codec import ENCODING
+from infra.keys import scope_for_workflow_id
 from tests.gateway.conftest import CODEC_TOKEN, Stack
 
 UI = "http://localhost:8233"

@@ -6,9 +6,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from infra.keys import MasterKeys
+from infra.settings import get_settings
 from samverkan.commands.gateway import register
-from samverkan.keys import MasterKeys
-from samverkan.settings import get_settings
 
 
 @pytest.fixture

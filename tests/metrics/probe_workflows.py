@@ -12,7 +12,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from cases import Agency, CaseStateName, ConsultationOutcomeKind, DeadlineKind
-from samverkan import metrics
+from infra import metrics
 
 
 @activity.defn(name="probe_answer_consultation")

@@ -11,11 +11,11 @@ from temporalio.client import Client
 from cases import OpenCase
 from cases.examples import EXAMPLE_OPEN_CASE
 from eventstore import InMemoryEventStore
-from samverkan import metrics
-from samverkan.converter import data_converter
-from samverkan.metrics import runtime_with_metrics
-from samverkan.simulator import running_simulator
-from samverkan.simulator_responder import NullResponder
+from infra import metrics
+from infra.converter import data_converter
+from infra.metrics import runtime_with_metrics
+from simulator.app import running_simulator
+from simulator.responder import NullResponder
 from tests.workflows.conftest import case_worker
 from workflows import CaseWorkflow
 

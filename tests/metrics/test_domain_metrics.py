@@ -9,8 +9,8 @@ import pytest
 from temporalio.common import MetricMeter
 
 from cases import Agency, CaseStateName, ConsultationOutcomeKind, DeadlineKind
-from samverkan import metrics
-from samverkan.metrics import ForbiddenMetricLabel, MetricsConfigError, runtime_with_metrics
+from infra import metrics
+from infra.metrics import ForbiddenMetricLabel, MetricsConfigError, runtime_with_metrics
 
 from .scrape import free_loopback_address, scrape, series
 

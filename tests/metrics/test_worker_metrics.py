@@ -8,9 +8,9 @@ import uuid
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from samverkan import metrics
-from samverkan.metrics import runtime_with_metrics
-from worker import workflow_runner
+from infra import metrics
+from infra.metrics import runtime_with_metrics
+from infra.sandbox import workflow_runner
 
 from .probe_workflows import ProbeBrokenWorkflow, ProbeCaseWorkflow, probe_answer_consultation
 from .scrape import base_names, free_loopback_address, scrape, series

@@ -52,18 +52,17 @@ from gateway import (
     GatewayDeps,
     GatewayRecords,
     GatewaySettings,
-    build_codec,
     create_app,
-    with_codec,
 )
 from gateway.codec_routes import SHREDDED_MARKER
-from samverkan.codec import PayloadKeyShredded, is_encrypted
+from infra.codec import PayloadKeyShredded, build_codec, is_encrypted
+from infra.keys import MasterKeys
+from infra.settings import get_settings
+from infra.temporal_client import with_codec
 from samverkan.commands.gateway import register
-from samverkan.keys import MasterKeys
-from samverkan.settings import get_settings
-from samverkan.simulator import running_simulator
-from samverkan.simulator_responder import GatewayResponder
-from samverkan.simulator_state import AgencyBehaviour, SimulatorConfig
+from simulator.app import running_simulator
+from simulator.responder import GatewayResponder
+from simulator.state import AgencyBehaviour, SimulatorConfig
 from tests.conftest import SCRIPTS
 from tests.waiting import eventually
 from worker import build_worker, production_activities
@@ -389,7 +388,7 @@ async def test_the_case_ran_completely_through_the_gateway(run: Run) -> None:
 async def test_no_log_record_of_the_run_holds_personal_data(run: Run) -> None:
     assert run.logs, "the run logged something"
     sources = {line.split(" ", 1)[0] for line in run.logs}
-    assert {"samverkan.gateway", "samverkan.simulator", "temporalio.activity"} <= sources
+    assert {"samverkan.gateway", "simulator.app", "temporalio.activity"} <= sources
     _assert_clean("the logs", "\n".join(run.logs))
 
 

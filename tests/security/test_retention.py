@@ -22,10 +22,10 @@ import cases
 from cases import Policy
 from eventstore import PostgresEventStore, migrate
 from eventstore.encrypted import REDACTED, EncryptingEventStore, PostgresPersonalDataVault
+from infra.keys import CaseKeys, MasterKeys, PostgresDataKeyStore, case_scope
+from infra.settings import get_settings
 from samverkan.commands.gateway import register
-from samverkan.keys import CaseKeys, MasterKeys, PostgresDataKeyStore, case_scope
 from samverkan.retention import PurgeReport, Verdict, purge_due
-from samverkan.settings import get_settings
 from tests.cases.case_builders import STHLM, Case
 from tests.eventstore.case_streams import envelopes
 

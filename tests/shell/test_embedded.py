@@ -1,4 +1,4 @@
-"""The in-loop uvicorn server (`samverkan.embedded`) serves without Nagle's delay."""
+"""The in-loop uvicorn server (`infra.embedded`) serves without Nagle's delay."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import socket
 
 import httpx
 
-from samverkan.embedded import serving, tcp_listener
+from infra.embedded import serving, tcp_listener
 
 
 async def _nodelay_of_accepted(listener: socket.socket) -> int:

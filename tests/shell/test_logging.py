@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from samverkan import logging as samverkan_logging
+from infra import logging as samverkan_logging
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The worker's sandbox (`samverkan.sandbox`) gives the SDK the same serialization contexts as
+"""The worker's sandbox (`infra.sandbox`) gives the SDK the same serialization contexts as
 the stock sandbox, for every kind of command, without running code in the sandbox for it."""
 
 from __future__ import annotations
@@ -23,14 +23,13 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
-from samverkan.converter import data_converter
-from samverkan.sandbox import DirectContextRunner
+from infra.converter import data_converter
+from infra.sandbox import PASSTHROUGH_MODULES, DirectContextRunner, workflow_runner
 from tests.shell.sandbox_probe import (
     SandboxProbeChild,
     SandboxProbeWorkflow,
     sandbox_probe_echo,
 )
-from worker import PASSTHROUGH_MODULES, workflow_runner
 
 Seen = tuple[str, str | None, str | None, bool | None]
 

@@ -33,8 +33,8 @@ from activities.notifications import NotificationActivities
 from cases import OpenCase
 from cases.examples import EXAMPLE_OPEN_CASE
 from eventstore import EventStore, InMemoryEventStore
-from samverkan.simulator import running_simulator
-from samverkan.simulator_responder import NullResponder
+from simulator.app import running_simulator
+from simulator.responder import NullResponder
 from tests.agencies.support import SimulatorAdmin, directory_for
 from worker import build_worker
 from workflows import CaseWorkflow

@@ -9,8 +9,8 @@ from temporalio.converter import PayloadCodec
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
-from samverkan.converter import data_converter
-from samverkan.settings import Settings
+from infra.converter import data_converter
+from infra.settings import Settings
 
 
 def _tls(settings: Settings) -> TLSConfig | bool:
@@ -54,3 +54,10 @@ async def connect(
         tls=_tls(settings),
         api_key=settings.temporal_api_key,
     )
+
+
+def with_codec(client: Client, codec: PayloadCodec) -> Client:
+    """The same connection as ``client`` with the encrypting data converter."""
+    config = client.config()
+    config["data_converter"] = data_converter(codec)
+    return Client(**config)

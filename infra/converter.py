@@ -133,7 +133,7 @@ class ScopedDataConverter(DataConverter):
     The SDK calls `with_context` for every payload it encodes or decodes; the SDK's version
     copies the converter whenever the codec's `with_context` returns another object, and a
     copy builds a new payload and failure converter. Here the copy for a codec scope (the
-    object the codec's own cache returns, see `samverkan.codec.EncryptionCodec.with_context`)
+    object the codec's own cache returns, see `infra.codec.EncryptionCodec.with_context`)
     is built once and kept in an LRU shared by the converter and its copies.
     """
 

@@ -34,8 +34,7 @@ from typing import Protocol
 import asyncpg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from eventstore.encrypted import KeyDestroyed
-from samverkan.converter import LRUCache
+from infra.converter import LRUCache
 
 MASTER_KEYS_ENV = "SAMVERKAN_MASTER_KEYS"
 NONCE_BYTES = 12
@@ -45,6 +44,14 @@ KEY_BYTES = 32
 KEY_CACHE_SIZE = 4096
 _CASE_WORKFLOW_ID = re.compile(r"^case-([A-Za-z0-9._-]{1,64})(?::consultation-\d+)?$")
 _KID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class KeyDestroyed(Exception):
+    """A data key that was destroyed (crypto-shredded): what it encrypted can never be read.
+
+    Stores that only need to tell a shredded case from a misconfigured one (the encrypted
+    event store) catch this base; `KeyShredded` adds the key id and scope.
+    """
 
 
 class KeyError_(Exception):

@@ -48,9 +48,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from samverkan.embedded import serving
-from samverkan.simulator_responder import ConsultationResponder, NullResponder
-from samverkan.simulator_state import (
+from infra.embedded import serving
+from simulator.responder import ConsultationResponder, NullResponder
+from simulator.state import (
     NOTIFICATIONS,
     AgencyBehaviour,
     CreatedKind,

@@ -16,8 +16,8 @@ from typing import Protocol
 import httpx
 from temporalio.client import Client
 
-from activities.domain import AcknowledgeConsultation, AnswerConsultation, DeclineConsultation
-from samverkan.converter import data_converter
+from cases import AcknowledgeConsultation, AnswerConsultation, DeclineConsultation
+from infra.converter import data_converter
 
 __all__ = [
     "ConsultationResponder",

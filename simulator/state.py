@@ -1,6 +1,6 @@
 """What the agency simulator remembers and how each simulated agency behaves.
 
-Kept apart from the HTTP layer (`samverkan.simulator`) so the rules — idempotency on the
+Kept apart from the HTTP layer (`simulator.app`) so the rules — idempotency on the
 ``Idempotency-Key``, ``fail_times`` counting, the answer-back sequence — read in one place.
 """
 
@@ -17,13 +17,13 @@ from typing import Any, Literal
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from activities.domain import (
+from cases import (
     AcknowledgeConsultation,
     Agency,
     AnswerConsultation,
     DeclineConsultation,
 )
-from samverkan.simulator_responder import ConsultationResponder
+from simulator.responder import ConsultationResponder
 
 #: An agency system retries a reply that could not get through, a few times.
 REPLY_ATTEMPTS = 4

@@ -1,6 +1,6 @@
 """Serve an ASGI app with uvicorn inside the running event loop, on a loopback port.
 
-The simulator in dev and tests (`samverkan.simulator.running_simulator`) and the gateway in
+The simulator in dev and tests (`simulator.app.running_simulator`) and the gateway in
 the benchmarks use it. The listening socket is made with ``IPPROTO_TCP`` explicitly: asyncio
 switches Nagle's algorithm off (``TCP_NODELAY``) only on sockets whose ``proto`` says TCP,
 and ``socket.socket(AF_INET, SOCK_STREAM)`` says 0. Without it uvicorn's response, written

@@ -23,6 +23,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Self
 
+import asyncpg
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import (
     ActivitySerializationContext,
@@ -32,11 +33,13 @@ from temporalio.converter import (
     WorkflowSerializationContext,
 )
 
-from samverkan.converter import SCOPED_CACHE_SIZE, LRUCache
-from samverkan.keys import (
+from infra.converter import SCOPED_CACHE_SIZE, LRUCache
+from infra.keys import (
     NONCE_BYTES,
     CaseKeys,
     KeyShredded,
+    MasterKeys,
+    PostgresDataKeyStore,
     namespace_scope,
     scope_for_workflow_id,
 )
@@ -225,3 +228,9 @@ class DecodeOnlyCodec(PayloadCodec):
 def decode_only(codec: PayloadCodec) -> DecodeOnlyCodec:
     """``codec`` for replaying: decodes with it, encodes nothing (never wraps twice)."""
     return codec if isinstance(codec, DecodeOnlyCodec) else DecodeOnlyCodec(codec)
+
+
+def build_codec(pool: asyncpg.Pool, *, namespace: str, master_keys: MasterKeys) -> EncryptionCodec:
+    """The payload codec on the data keys in ``pool``'s database."""
+    keys = CaseKeys(master_keys=master_keys, store=PostgresDataKeyStore(pool))
+    return EncryptionCodec(keys=keys, namespace=namespace)

@@ -23,7 +23,7 @@ from typing import Any
 
 from temporalio.converter import SerializationContext
 from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
 _IN_SANDBOX = "__temporal_in_sandbox"
@@ -59,3 +59,17 @@ class DirectContextRunner(SandboxedWorkflowRunner):
     def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
         """Implements `WorkflowRunner.create_instance`."""
         return _DirectContextInstance(det, self.runner_class, self.restrictions)
+
+
+#: Our own pure modules are imported once, outside the sandbox (docs/design.md, "Workflows").
+PASSTHROUGH_MODULES = ("cases", "workflows", "activities", "infra", "holidays", "pydantic")
+
+
+def workflow_runner(*more_passthrough: str) -> SandboxedWorkflowRunner:
+    """The sandbox with Samverkan's pure modules (and ``more_passthrough``) passed through,
+    answering the SDK's per-payload context questions directly (`DirectContextRunner`)."""
+    return DirectContextRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            *PASSTHROUGH_MODULES, *more_passthrough
+        )
+    )
