@@ -45,7 +45,7 @@ from activities.http_calls import (
 )
 from cases import Agency, LegalBasis
 from cases.access import PERSONAL_PAYLOAD_FIELDS
-from cases.models import CASE_NUMBER_PATTERN
+from cases.ids import CASE_NUMBER_PATTERN, CONSULTATION_ID_PATTERN
 
 __all__ = [
     "AgencyActivities",
@@ -72,7 +72,7 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 #: ``case-<case number>:consultation-<n>`` (DESIGN §5); URL- and header-safe ASCII.
-ConsultationId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")]
+ConsultationId = Annotated[str, Field(pattern=CONSULTATION_ID_PATTERN)]
 CaseNumber = Annotated[str, Field(pattern=CASE_NUMBER_PATTERN)]
 
 

@@ -28,15 +28,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 from temporalio.common import RetryPolicy
 
+from activities.errors import AGENCY_ERRORS
 from cases import Agency
-
-#: Error types an agency call raises that retrying cannot fix (see `activities.agencies`).
-NON_RETRYABLE_AGENCY_ERRORS: tuple[str, ...] = (
-    "AgencyRejected",
-    "AgencyUnknown",
-    "AgencyUnauthorized",
-    "PersonalDataRefused",
-)
 
 #: Agencies that may never receive personal data, whatever a config file says (DESIGN §2).
 AGENCIES_WITHOUT_PERSONAL_DATA: frozenset[Agency] = frozenset({Agency.CVE})
@@ -118,7 +111,7 @@ class AgencyRetry(_Strict):
             backoff_coefficient=self.backoff_coefficient,
             maximum_interval=timedelta(seconds=self.maximum_interval_seconds),
             maximum_attempts=self.max_attempts,
-            non_retryable_error_types=list(NON_RETRYABLE_AGENCY_ERRORS),
+            non_retryable_error_types=list(AGENCY_ERRORS),
         )
 
 

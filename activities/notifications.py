@@ -28,7 +28,7 @@ from activities.http_calls import (
     send,
     with_heartbeats,
 )
-from cases.models import CASE_NUMBER_PATTERN
+from cases.ids import CASE_NUMBER_PATTERN
 from infra.settings import Settings
 
 log = structlog.get_logger(__name__)

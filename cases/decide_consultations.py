@@ -26,6 +26,7 @@ from cases.events import (
     ConsultationRequested,
     ExpiryCause,
 )
+from cases.ids import consultation_id
 from cases.models import (
     Agency,
     ConsultationOutcomeKind,
@@ -49,7 +50,7 @@ def consultation_requested(
         questions=command.questions,
         now=now,
     )
-    cid = f"case-{state.case_number}:consultation-{state.next_consultation_number}"
+    cid = consultation_id(state.case_number, state.next_consultation_number)
     events: list[DomainEvent] = [
         ConsultationRequested(
             consultation_id=cid,

@@ -13,11 +13,10 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cases.examples import EXAMPLE_OPEN_CASE
+from cases.ids import CASE_NUMBER_PATTERN
 
 FROZEN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 """Configuration of every domain model: immutable, no unknown fields, no input in errors."""
-
-CASE_NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$"
 
 
 class DomainModel(BaseModel):

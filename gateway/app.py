@@ -37,9 +37,10 @@ from cases import (
     AnswerConsultation,
     DeclineConsultation,
 )
+from cases.ids import is_consultation_id
 from gateway.codec_routes import codec_routes
 from gateway.config import GatewaySettings
-from gateway.consultations import CONSULTATION_ID, ConsultationNotFound, Consultations, Refused
+from gateway.consultations import ConsultationNotFound, Consultations, Refused
 from gateway.credentials import AgencyCredentials
 from gateway.models import (
     AcknowledgeBody,
@@ -187,9 +188,7 @@ def create_app(deps: GatewayDeps) -> Starlette:
             call = _AgencyCall(deps, limiter)
             consultation_id: str | None = request.path_params.get("consultation_id")
             # Only a well-formed id is audited or logged: the path is the caller's text.
-            malformed = consultation_id is not None and not CONSULTATION_ID.fullmatch(
-                consultation_id
-            )
+            malformed = consultation_id is not None and not is_consultation_id(consultation_id)
             if malformed:
                 consultation_id = None
             agency: Agency | None = None

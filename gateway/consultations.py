@@ -13,7 +13,6 @@ signal, which has no validator: `check_owner` asks the ``status`` query first.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import asyncpg
@@ -23,8 +22,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cases import Agency
-
-CONSULTATION_ID = re.compile(r"^case-([A-Za-z0-9][A-Za-z0-9-]{0,39}):consultation-(\d{1,6})$")
+from cases.ids import parse_workflow_id
 
 
 class ConsultationNotFound(Exception):
@@ -46,10 +44,10 @@ class Refused(Exception):
 
 def case_workflow_id(consultation_id: str) -> str:
     """The case workflow id of a consultation id (``case-<n>``)."""
-    match = CONSULTATION_ID.match(consultation_id)
-    if match is None:
+    parsed = parse_workflow_id(consultation_id)
+    if parsed is None or parsed.consultation is None:
         raise ConsultationNotFound
-    return f"case-{match[1]}"
+    return parsed.case_workflow_id
 
 
 class Consultations:

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from cases.ids import CONSULTATION_ID_PATTERN
 from gateway.models import (
     AcknowledgeBody,
     ActionResult,
@@ -51,7 +52,7 @@ _CONSULTATION_ID = {
     "required": True,
     "schema": {
         "type": "string",
-        "pattern": r"^case-[A-Za-z0-9][A-Za-z0-9-]{0,39}:consultation-\d{1,6}$",
+        "pattern": CONSULTATION_ID_PATTERN,
     },
     "description": "The consultation's id, case-<case number>:consultation-<n>.",
 }

@@ -34,6 +34,7 @@ from typing import Protocol
 import asyncpg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from cases.ids import case_workflow_id, parse_workflow_id
 from infra.converter import LRUCache
 
 MASTER_KEYS_ENV = "SAMVERKAN_MASTER_KEYS"
@@ -42,7 +43,6 @@ KEY_BYTES = 32
 #: Unwrapped data keys one process keeps (`CaseKeys`): a few times the cases a worker holds
 #: in its workflow cache (1,000), each ~3 KiB with its cipher context.
 KEY_CACHE_SIZE = 4096
-_CASE_WORKFLOW_ID = re.compile(r"^case-([A-Za-z0-9._-]{1,64})(?::consultation-\d+)?$")
 _KID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -80,7 +80,7 @@ class KeyShredded(KeyError_, KeyDestroyed):
 
 def case_scope(case_number: str) -> str:
     """The key scope of a case: the case's workflow id, ``case-<case number>``."""
-    return f"case-{case_number}"
+    return case_workflow_id(case_number)
 
 
 def namespace_scope(namespace: str) -> str:
@@ -90,10 +90,8 @@ def namespace_scope(namespace: str) -> str:
 
 def scope_for_workflow_id(workflow_id: str | None) -> str | None:
     """The case scope of a case or consultation workflow id; ``None`` for any other id."""
-    if not workflow_id:
-        return None
-    match = _CASE_WORKFLOW_ID.match(workflow_id)
-    return case_scope(match[1]) if match else None
+    parsed = parse_workflow_id(workflow_id)
+    return case_scope(parsed.case_number) if parsed else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from cases.ids import case_workflow_id
 from infra.keys import load_or_create_dev_master_keys
 from infra.settings import Settings
 from workflows.search_attributes import cli_flags
@@ -395,7 +396,7 @@ def banner(endpoints: dict[str, str], example_json: str) -> str:
     """What ``samverkan dev`` prints once the stack is up."""
     address = endpoints["temporal_address"]
     example = json.loads(example_json)
-    workflow_id = f"case-{example['case_number']}"
+    workflow_id = case_workflow_id(example["case_number"])
     return f"""
 Samverkan dev stack is running.
 

@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from activities.agencies import DeliverConsultationRequest, DeliverNoticeRequest
+    from activities.errors import AGENCY_ERRORS
     from cases import (
         AcknowledgeConsultation,
         AnswerConsultation,
@@ -37,13 +38,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.waiting import wait_until
 
-AGENCY_ERRORS = ["AgencyRejected", "AgencyUnknown", "AgencyUnauthorized", "PersonalDataRefused"]
 DELIVERY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=10),
     maximum_attempts=0,
-    non_retryable_error_types=AGENCY_ERRORS,
+    non_retryable_error_types=list(AGENCY_ERRORS),
 )
 #: Delivery keeps retrying a system that is down, but not past the answer deadline's ladder.
 DELIVERY_GIVE_UP = timedelta(days=3)
@@ -224,7 +224,7 @@ class ConsultationWorkflow:
                 ),
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=RetryPolicy(
-                    maximum_attempts=5, non_retryable_error_types=AGENCY_ERRORS
+                    maximum_attempts=5, non_retryable_error_types=list(AGENCY_ERRORS)
                 ),
                 summary=f"remind {self._request.agency.value}",
             )

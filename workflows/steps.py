@@ -18,6 +18,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     import cases
     from activities.deadlines import DeadlineRequest, PlannedDeadline
+    from activities.errors import APPEND_ERRORS, NOTIFICATION_ERRORS
     from activities.eventstore import AppendEventsRequest, AppendEventsResult
     from activities.notifications import EscalationNotice
     from cases import (
@@ -41,12 +42,12 @@ APPEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["WrongExpectedVersion", "EventRejected"],
+    non_retryable_error_types=list(APPEND_ERRORS),
 )
 NOTIFY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=["AgencyRejected", "AgencyUnknown", "AgencyUnauthorized"],
+    non_retryable_error_types=list(NOTIFICATION_ERRORS),
 )
 
 

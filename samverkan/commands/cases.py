@@ -14,6 +14,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
+from cases.ids import case_workflow_id
 from samverkan.operator_env import operator_client
 
 cases_app = typer.Typer(help="Open and follow cases (operator shortcuts).", no_args_is_help=True)
@@ -58,7 +59,7 @@ def open_case(
             handle = await client.start_workflow(
                 CaseWorkflow.run,
                 case,
-                id=f"case-{case.case_number}",
+                id=case_workflow_id(case.case_number),
                 task_queue=settings.samverkan_task_queue,
                 static_summary=f"Case {case.case_number} ({case.municipality})",
                 static_details=(
@@ -82,7 +83,7 @@ async def _query(case_number: str, name: str) -> Any:
     from infra.settings import get_settings
 
     async with operator_client(get_settings()) as client:
-        return await client.get_workflow_handle(f"case-{case_number}").query(name)
+        return await client.get_workflow_handle(case_workflow_id(case_number)).query(name)
 
 
 @cases_app.command()
@@ -110,7 +111,7 @@ def update(
 
     async def send() -> Any:
         async with operator_client(get_settings()) as client:
-            handle = client.get_workflow_handle(f"case-{case_number}")
+            handle = client.get_workflow_handle(case_workflow_id(case_number))
             return await handle.execute_update(name, _read_json(body))
 
     try:

@@ -25,6 +25,7 @@ from typing import Annotated, Any, TypeVar
 import asyncpg
 import typer
 
+from cases.ids import case_workflow_id
 from eventstore import EventStoreError, PostgresEventStore, Projector, create_pool
 
 T = TypeVar("T")
@@ -268,7 +269,7 @@ def verify_command(
         from samverkan.operator_env import operator_client
 
         async with operator_client(get_settings()) as client:
-            return await client.get_workflow_handle(f"case-{case_number}").query("summary")
+            return await client.get_workflow_handle(case_workflow_id(case_number)).query("summary")
 
     try:
         theirs = asyncio.run(running_summary())
