@@ -132,6 +132,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("gateway")
     def gateway_command(
+        host: Annotated[
+            str | None,
+            typer.Option(help="Address to listen on (default SAMVERKAN_GATEWAY_HOST, loopback)."),
+        ] = None,
         port: Annotated[
             int | None, typer.Option(help="Port (default SAMVERKAN_GATEWAY_PORT).")
         ] = None,
@@ -143,6 +147,8 @@ def register(app: typer.Typer) -> None:
 
         master = _master_keys()
         settings = GatewaySettings()
+        if host is not None:
+            settings = settings.model_copy(update={"samverkan_gateway_host": host})
         if port is not None:
             settings = settings.model_copy(update={"samverkan_gateway_port": port})
 

@@ -425,6 +425,57 @@ def test_every_command_the_manifests_run_exists_in_the_cli():
     assert not missing
 
 
+def _command_lines() -> dict[str, list[str]]:
+    """Every ``samverkan`` argument list in deploy/: compose services and k8s containers."""
+    lines = {f"compose {name}": list(svc["command"]) for name, svc in _samverkan_services().items()}
+    for obj in _deployments():
+        for container in _containers(obj):
+            if container["image"].split(":")[0].rsplit("/", 1)[-1] == IMAGE_REPO:
+                lines[f"k8s {obj['metadata']['name']}/{container['name']}"] = container["args"]
+    return lines
+
+
+def _parse(args: list[str]) -> list[str]:
+    """Parse ``args`` exactly as ``samverkan`` would, down to the command; its path.
+
+    Typer carries its own copy of click, so groups are told by what they can do."""
+    from samverkan.cli import app
+
+    command: Any = typer.main.get_command(app)
+    ctx = command.make_context("samverkan", list(args))
+    path = []
+    while hasattr(command, "resolve_command"):
+        name, command, rest = command.resolve_command(ctx, [*ctx._protected_args, *ctx.args])
+        assert command is not None and name is not None
+        path.append(name)
+        ctx = command.make_context(name, rest, parent=ctx)
+    return path
+
+
+def test_every_samverkan_command_line_in_deploy_parses_through_the_cli():
+    lines = _command_lines()
+    assert {
+        "compose gateway",
+        "k8s samverkan-gateway/gateway",
+        "k8s samverkan-migrate/migrate",
+    } <= set(lines)
+    for where, args in lines.items():
+        try:
+            path = _parse(args)
+        except Exception as exc:  # the CLI's usage errors (typer's own click)
+            raise AssertionError(f"{where}: samverkan {' '.join(args)}: {exc}") from exc
+        assert path and path == [a for a in args if not a.startswith("-")][: len(path)], where
+
+
+def test_the_command_line_check_refuses_an_option_the_cli_lacks():
+    with pytest.raises(Exception, match="No such option: --listen"):
+        _parse(["gateway", "--listen", "0.0.0.0"])
+    with pytest.raises(Exception, match="No such command"):
+        _parse(["serve"])
+    assert _parse(["gateway", "--host", "0.0.0.0"]) == ["gateway"]
+    assert _parse(["projections", "run"]) == ["projections", "run"]
+
+
 # -- dashboard and alerts -------------------------------------------------------------------------
 
 _METRIC = re.compile(r"\b((?:samverkan|temporal)_[a-z0-9_]+)")
