@@ -99,8 +99,7 @@ class DevStack:
 
     def start(self) -> dict[str, str]:
         """Start every part of the stack and return the endpoints."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        (self.data_dir / "logs").mkdir(exist_ok=True)
+        make_private(self.data_dir)
         self.check_prerequisites()
         temporal_address = f"{self.host}:{self.settings.samverkan_temporal_port}"
         ui_url = f"http://{self.host}:{self.settings.samverkan_ui_port}"
@@ -135,6 +134,7 @@ class DevStack:
             ],
         )
         _wait_for_port(self.host, self.settings.samverkan_temporal_port, "Temporal frontend", self)
+        make_private(self.data_dir)  # the dev server's new temporal.db holds case payloads
 
         _progress("starting PostgreSQL")
         database_url = self._start_postgres()
@@ -378,6 +378,21 @@ async def _issue_agency_keys(database_url: str, path: Path) -> Path:
         await connection_pool.close()
     _write_private(path, json.dumps(keys))
     return path
+
+
+def make_private(data_dir: Path) -> None:
+    """Make the dev stack's data folder this user's only: folders 0700, files in it 0600.
+
+    It holds the Temporal database (case histories), PostgreSQL's files, the dev master key
+    and the logs; a folder made earlier with the default umask (world-readable) is tightened.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (data_dir / "logs").mkdir(exist_ok=True, mode=0o700)
+    for folder in (data_dir, data_dir / "logs"):
+        folder.chmod(0o700)
+    for path in data_dir.iterdir():
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o600)
 
 
 def _write_private(path: Path, text: str) -> None:
