@@ -344,8 +344,11 @@ class InMemoryDataKeyStore:
         return [k for k in self._rows.values() if k.wrapped is not None]
 
     async def rewrap(self, key_id: str, master_key_id: str, wrapped: bytes) -> None:
-        """Replace a live key's wrapping."""
-        k = self._rows[key_id]
+        """Replace a live key's wrapping; a shredded or unknown key is left as it is (as in
+        PostgreSQL: a key shredded while a rotation ran never comes back)."""
+        k = self._rows.get(key_id)
+        if k is None or k.wrapped is None:
+            return
         self._rows[key_id] = StoredKey(
             k.key_id, k.scope, master_key_id, wrapped, k.created_at, None
         )
