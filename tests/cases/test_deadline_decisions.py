@@ -100,7 +100,9 @@ def test_a_moved_deadline_lets_its_rungs_fire_again() -> None:
     case.assess()
     case.pre_assess(open_investigation=True)
     case.set_deadline(DeadlineKind.INVESTIGATION, case.now)
-    case.do(rung(case, "investigation", 0), after=timedelta(days=92))
+    first = case.do(rung(case, "investigation", 0), after=timedelta(days=92))
+    assert types(first) == ["EscalationRaised"]
+    assert case.do(rung(case, "investigation", 0)) == []  # not twice for the same deadline
     case.do(
         cases.ExtendInvestigation(
             until=case.now.date() + timedelta(days=60), reasons="waiting for BUP", decided_by="m"
@@ -110,6 +112,14 @@ def test_a_moved_deadline_lets_its_rungs_fire_again() -> None:
         DeadlineKind.INVESTIGATION, case.now, until=case.s.investigation_extended_until
     )
     assert ("investigation", 0) not in case.s.escalations_raised
+
+    again = case.do(rung(case, "investigation", 0), after=timedelta(days=30))
+
+    assert types(again) == ["EscalationRaised"]
+    raised = again[0]
+    assert isinstance(raised, cases.EscalationRaised)
+    assert (raised.deadline_key, raised.rung_index) == ("investigation", 0)
+    assert ("investigation", 0) in case.s.escalations_raised
 
 
 def test_overdue_count_counts_pending_deadlines_past_legal_latest() -> None:
