@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -16,23 +18,42 @@ from cases import (
     AnswerConsultation,
     DeclineConsultation,
 )
+from infra.embedded import serving
 from samverkan.commands.simulator import register
-from simulator.app import running_simulator
+from simulator.app import create_simulator_app
 from simulator.responder import RecordingResponder
-from simulator.state import SimulatorConfig, SimulatorConfigError
+from simulator.state import SimulatorConfig, SimulatorConfigError, SimulatorState
 
 CID = "case-2024-0007:consultation-3"
+ANSWER = SimulatorConfig().behaviour_of("bup").answer
 
 
-async def deliver_and_settle(url: str, agency: str, settle: float = 0.2) -> None:
+@asynccontextmanager
+async def simulator(
+    responder: RecordingResponder, config: SimulatorConfig | None = None
+) -> AsyncIterator[tuple[str, SimulatorState]]:
+    """The simulator served in this loop: its URL, and its state to await its answers."""
+    app = create_simulator_app(config, responder)
+    async with serving(app, name="simulator") as url:
+        yield url, app.state.simulator
+
+
+async def deliver(url: str, agency: str) -> httpx.Response:
     async with httpx.AsyncClient(base_url=url) as http:
         response = await http.post(
             f"/agencies/{agency}/consultations",
             json={"consultation_id": CID, "case_number": "2024-0007", "payload": {}},
             headers={"Idempotency-Key": CID},
         )
-        assert response.status_code == 201
-    await asyncio.sleep(settle)
+    assert response.status_code == 201
+    return response
+
+
+async def answered_back(state: SimulatorState) -> None:
+    """Wait until every answer the deliveries so far started has been sent (a delivery
+    starts its answering task before it responds)."""
+    await asyncio.gather(*list(state.tasks))
+    assert not state.tasks
 
 
 @pytest.mark.parametrize(
@@ -63,31 +84,57 @@ async def deliver_and_settle(url: str, agency: str, settle: float = 0.2) -> None
 )
 async def test_configured_behaviour_decides_the_answer(toml: str, expected: list[Any]) -> None:
     responder = RecordingResponder()
-    async with running_simulator(SimulatorConfig.from_toml(toml), responder) as url:
-        await deliver_and_settle(url, "school")
+    async with simulator(responder, SimulatorConfig.from_toml(toml)) as (url, state):
+        await deliver(url, "school")
+        await answered_back(state)
 
     assert responder.replies == [(CID, command) for command in expected]
 
 
-async def test_answer_waits_answer_after_seconds() -> None:
-    responder = RecordingResponder()
-    config = SimulatorConfig.from_toml("[agencies.police]\nanswer_after = 0.5")
-    async with running_simulator(config, responder) as url:
-        await deliver_and_settle(url, "police", settle=0.2)
-        early = list(responder.replies)
-        await asyncio.sleep(0.5)
+class TimedResponder(RecordingResponder):
+    """Records each reply with the event loop's clock reading when it arrived."""
 
-    assert [type(c) for _, c in early] == [AcknowledgeConsultation]
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    async def acknowledge(self, consultation_id: str, command: AcknowledgeConsultation) -> None:
+        self.times.append(asyncio.get_running_loop().time())
+        await super().acknowledge(consultation_id, command)
+
+    async def answer(self, consultation_id: str, command: AnswerConsultation) -> None:
+        self.times.append(asyncio.get_running_loop().time())
+        await super().answer(consultation_id, command)
+
+
+async def test_answer_waits_answer_after_seconds() -> None:
+    responder = TimedResponder()
+    config = SimulatorConfig.from_toml("[agencies.police]\nanswer_after = 0.5")
+    async with simulator(responder, config) as (url, state):
+        await deliver(url, "police")
+        await answered_back(state)
+
     assert [type(c) for _, c in responder.replies] == [AcknowledgeConsultation, AnswerConsultation]
+    acknowledged, answered = responder.times
+    assert answered - acknowledged >= 0.45  # answer_after, less the loop's clock resolution
 
 
 async def test_repeat_delivery_answers_only_once() -> None:
     responder = RecordingResponder()
-    async with running_simulator(responder=responder) as url:
-        await deliver_and_settle(url, "bup", settle=0)
-        await deliver_and_settle(url, "bup")
+    async with simulator(responder) as (url, state):
+        first = await deliver(url, "bup")
+        repeat = await deliver(url, "bup")
+        await answered_back(state)  # whatever either delivery started has answered
+        created = list(state.created)
 
-    assert len(responder.replies) == 2  # one acknowledge, one answer
+    assert "idempotent-replayed" not in first.headers
+    assert repeat.headers["idempotent-replayed"] == "true"
+    assert repeat.json() == first.json()
+    assert len(created) == 1
+    assert responder.replies == [
+        (CID, AcknowledgeConsultation(consultation_id=CID, agency=Agency.BUP)),
+        (CID, AnswerConsultation(consultation_id=CID, agency=Agency.BUP, answer=ANSWER)),
+    ]
 
 
 def test_invalid_simulator_config_names_target_and_field() -> None:
