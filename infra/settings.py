@@ -17,12 +17,23 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
+    # Temporal's connection: these override Temporal's own client configuration (profile
+    # file and the standard TEMPORAL_* variables) when given; see infra.temporal_client.
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
-    temporal_tls: bool = False
-    temporal_tls_ca_file: Path | None = None
-    temporal_tls_cert_file: Path | None = None
-    temporal_tls_key_file: Path | None = None
+    temporal_tls: bool | None = Field(
+        default=None,
+        description="true/false forces TLS on/off; unset means Temporal's configuration decides",
+    )
+    temporal_tls_ca_file: Path | None = Field(
+        default=None, description="deprecated: TEMPORAL_TLS_SERVER_CA_CERT_PATH"
+    )
+    temporal_tls_cert_file: Path | None = Field(
+        default=None, description="deprecated: TEMPORAL_TLS_CLIENT_CERT_PATH"
+    )
+    temporal_tls_key_file: Path | None = Field(
+        default=None, description="deprecated: TEMPORAL_TLS_CLIENT_KEY_PATH"
+    )
     temporal_api_key: str | None = None
     samverkan_task_queue: str = TASK_QUEUE
     database_url: str | None = Field(

@@ -1,35 +1,129 @@
-"""Connecting to Temporal the same way from every process (worker, CLI, gateway, simulator)."""
+"""Connecting to Temporal the same way from every process (worker, CLI, gateway, simulator).
+
+Where the connection comes from, each source overriding the one before it:
+
+1. Samverkan's defaults: ``127.0.0.1:7233``, namespace ``default``, no TLS.
+2. Temporal's client configuration (`temporalio.envconfig`, the same as the ``temporal``
+   CLI and the other SDKs): the profile ``TEMPORAL_PROFILE`` (default ``default``) of the
+   TOML file ``TEMPORAL_CONFIG_FILE`` (default ``~/.config/temporalio/temporal.toml``), then
+   the standard variables ``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``,
+   ``TEMPORAL_TLS``, ``TEMPORAL_TLS_SERVER_CA_CERT_PATH`` / ``_DATA``,
+   ``TEMPORAL_TLS_CLIENT_CERT_PATH`` / ``_DATA``, ``TEMPORAL_TLS_CLIENT_KEY_PATH`` / ``_DATA``,
+   ``TEMPORAL_TLS_SERVER_NAME`` and ``TEMPORAL_GRPC_META_*``. An API key switches TLS on
+   unless TLS is switched off; a certificate or server name switches it on.
+3. What `Settings` was given explicitly (environment or code): ``temporal_address``,
+   ``temporal_namespace``, ``temporal_api_key``, ``temporal_tls`` and the deprecated
+   ``temporal_tls_*_file`` paths (`DEPRECATED_TLS_FILES`; they act as the standard
+   variable each names, and every connection that uses them logs one warning line).
+
+An empty API key counts as none (the Kubernetes secret template leaves it empty).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from temporalio.client import Client, Interceptor
 from temporalio.converter import PayloadCodec
+from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from infra.converter import data_converter
 from infra.settings import Settings
 
+_log = logging.getLogger(__name__)
 
-def _tls(settings: Settings) -> TLSConfig | bool:
-    if not settings.temporal_tls:
-        return False
-    if not (settings.temporal_tls_ca_file or settings.temporal_tls_cert_file):
-        return True
-    return TLSConfig(
-        server_root_ca_cert=(
-            settings.temporal_tls_ca_file.read_bytes() if settings.temporal_tls_ca_file else None
-        ),
-        client_cert=(
-            settings.temporal_tls_cert_file.read_bytes()
-            if settings.temporal_tls_cert_file
-            else None
-        ),
-        client_private_key=(
-            settings.temporal_tls_key_file.read_bytes() if settings.temporal_tls_key_file else None
-        ),
+#: Samverkan's old TLS file settings: field -> (its variable, the standard variable to use).
+DEPRECATED_TLS_FILES: Mapping[str, tuple[str, str]] = {
+    "temporal_tls_ca_file": ("TEMPORAL_TLS_CA_FILE", "TEMPORAL_TLS_SERVER_CA_CERT_PATH"),
+    "temporal_tls_cert_file": ("TEMPORAL_TLS_CERT_FILE", "TEMPORAL_TLS_CLIENT_CERT_PATH"),
+    "temporal_tls_key_file": ("TEMPORAL_TLS_KEY_FILE", "TEMPORAL_TLS_CLIENT_KEY_PATH"),
+}
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """The arguments of ``Client.connect`` that say where and how to connect."""
+
+    target_host: str
+    namespace: str
+    api_key: str | None = field(default=None, repr=False)
+    #: False: plain; True: TLS with the system's roots; `TLSConfig`: certificates and name.
+    tls: bool | TLSConfig = field(default=False, repr=False)
+    rpc_metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+def _given(settings: Settings, name: str) -> bool:
+    """Whether ``settings`` was given field ``name`` (from the environment or in code)."""
+    return name in settings.model_fields_set and getattr(settings, name) is not None
+
+
+def _profile(environ: Mapping[str, str]) -> ClientConfigProfile:
+    """Temporal's client profile from its TOML file and the ``TEMPORAL_*`` variables."""
+    config_file = environ.get("TEMPORAL_CONFIG_FILE")
+    if config_file and not Path(config_file).is_file():
+        # envconfig would silently connect with the defaults instead
+        raise FileNotFoundError(f"TEMPORAL_CONFIG_FILE names no file: {config_file}")
+    return ClientConfigProfile.load(override_env_vars=dict(environ))
+
+
+def _with_deprecated_files(
+    tls: ClientConfigTLS | None, settings: Settings
+) -> ClientConfigTLS | None:
+    """``tls`` with the files of the deprecated ``temporal_tls_*_file`` settings, and one
+    warning line naming the standard variables when any is given."""
+    deprecated = [name for name in DEPRECATED_TLS_FILES if _given(settings, name)]
+    if not deprecated:
+        return tls
+    _log.warning(
+        "deprecated settings, same meaning under the standard names: %s",
+        ", ".join(f"{old} -> {new}" for old, new in (DEPRECATED_TLS_FILES[n] for n in deprecated)),
+    )
+    tls = tls or ClientConfigTLS()
+    if settings.temporal_tls_ca_file is not None:
+        tls = replace(tls, server_root_ca_cert=settings.temporal_tls_ca_file)
+    if settings.temporal_tls_cert_file is not None:
+        tls = replace(tls, client_cert=settings.temporal_tls_cert_file)
+    if settings.temporal_tls_key_file is not None:
+        tls = replace(tls, client_private_key=settings.temporal_tls_key_file)
+    return tls
+
+
+def connect_options(settings: Settings, environ: Mapping[str, str] | None = None) -> ConnectOptions:
+    """Where and how to connect: ``settings`` over Temporal's profile and environment
+    (``environ``, default the process's) over the defaults. Reads the certificate files."""
+    profile = _profile(os.environ if environ is None else environ)
+    address = profile.address or settings.temporal_address
+    if _given(settings, "temporal_address"):
+        address = settings.temporal_address
+    namespace = profile.namespace or settings.temporal_namespace
+    if _given(settings, "temporal_namespace"):
+        namespace = settings.temporal_namespace
+    api_key = profile.api_key
+    if "temporal_api_key" in settings.model_fields_set:
+        api_key = settings.temporal_api_key
+    tls = _with_deprecated_files(profile.tls, settings)
+    if settings.temporal_tls is not None:
+        tls = replace(tls or ClientConfigTLS(), disabled=not settings.temporal_tls)
+    merged = ClientConfigProfile(
+        address=address,
+        namespace=namespace,
+        api_key=api_key or None,
+        tls=tls,
+        grpc_meta=profile.grpc_meta,
+    )
+    config = merged.to_client_connect_config()
+    return ConnectOptions(
+        target_host=address,
+        namespace=namespace,
+        api_key=config.get("api_key"),
+        tls=config.get("tls", False),
+        rpc_metadata=dict(config.get("rpc_metadata", {})),
     )
 
 
@@ -40,19 +134,22 @@ async def connect(
     runtime: Runtime | None = None,
     interceptors: Sequence[Interceptor] = (),
 ) -> Client:
-    """A client for the configured address and namespace, with Samverkan's data converter.
+    """A client for the configured Temporal (`connect_options`), with Samverkan's data
+    converter.
 
     Pass the payload ``codec`` (encryption) wherever payloads are read or written: worker,
     gateway, CLI; ``runtime`` carries the Prometheus metrics endpoint.
     """
+    options = connect_options(settings)
     return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
+        options.target_host,
+        namespace=options.namespace,
+        api_key=options.api_key,
+        tls=options.tls,
+        rpc_metadata=options.rpc_metadata,
         data_converter=data_converter(codec),
         runtime=runtime,
         interceptors=list(interceptors),
-        tls=_tls(settings),
-        api_key=settings.temporal_api_key,
     )
 
 
