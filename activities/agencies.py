@@ -8,9 +8,10 @@ Temporal activities ``deliver_consultation``, ``deliver_agency_notice`` and
 Every call carries an ``Idempotency-Key`` that starts with the consultation id, so a call
 Temporal retries after a timeout never creates a second request on the agency's side.
 Errors follow `activities.http_calls`: 5xx, timeouts and connection errors are retried by
-Temporal with the agency's backoff (`AgencyDirectory.retry_policy_for`); a 4xx becomes a
-non-retryable ``ApplicationError`` whose ``type`` (``AgencyRejected``, ``AgencyUnknown``,
-``AgencyUnauthorized``) the consultation workflow turns into an escalation to a person.
+Temporal with the calling workflow's retry policy (the consultation workflow's, the same for
+every agency); a 4xx becomes a non-retryable ``ApplicationError`` whose ``type``
+(``AgencyRejected``, ``AgencyUnknown``, ``AgencyUnauthorized``) the consultation workflow
+turns into an escalation to a person.
 
 The payload arrives already minimised by the disclosure rules of `cases`; as a second
 guard, ``deliver_consultation`` refuses (``PersonalDataRefused``, nothing sent) to send

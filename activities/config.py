@@ -13,23 +13,27 @@ Shape of the file::
     [agencies.police]
     base_url = "https://polisen.example/samverkan/v1"
     credentials = { kind = "bearer", token_env = "SAMVERKAN_POLICE_TOKEN" }
-    retry = { max_attempts = 8, initial_interval_seconds = 2, backoff_coefficient = 2.0 }
+
+How often a failed call is retried is not an agency setting: the consultation workflow's
+retry policies apply to every agency (docs/operations.md, "Agencies file"). A ``retry``
+field, which earlier files had but which never reached a workflow, is ignored with a
+warning (`AgencyDirectory.ignored`, logged by `load_agency_directory`).
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
-from temporalio.common import RetryPolicy
 
-from activities.errors import AGENCY_ERRORS
 from cases import Agency
+
+log = structlog.get_logger(__name__)
 
 #: Agencies that may never receive personal data, whatever a config file says (DESIGN §2).
 AGENCIES_WITHOUT_PERSONAL_DATA: frozenset[Agency] = frozenset({Agency.CVE})
@@ -90,29 +94,13 @@ def _resolve(inline: str | None, env_name: str | None) -> str:
     return os.environ[env_name]
 
 
-class AgencyRetry(_Strict):
-    """How Temporal retries a failed call to the agency (5xx, timeouts, connection errors)."""
-
-    max_attempts: int = Field(default=10, ge=1, le=1000)
-    initial_interval_seconds: float = Field(default=1.0, gt=0, le=3600)
-    backoff_coefficient: float = Field(default=2.0, ge=1.0, le=10.0)
-    maximum_interval_seconds: float = Field(default=300.0, gt=0, le=86400)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> AgencyRetry:
-        if self.maximum_interval_seconds < self.initial_interval_seconds:
-            raise ValueError("maximum_interval_seconds must be >= initial_interval_seconds")
-        return self
-
-    def to_retry_policy(self) -> RetryPolicy:
-        """The Temporal retry policy; 4xx errors and the personal-data guard are never retried."""
-        return RetryPolicy(
-            initial_interval=timedelta(seconds=self.initial_interval_seconds),
-            backoff_coefficient=self.backoff_coefficient,
-            maximum_interval=timedelta(seconds=self.maximum_interval_seconds),
-            maximum_attempts=self.max_attempts,
-            non_retryable_error_types=list(AGENCY_ERRORS),
-        )
+#: Fields earlier agency files had that nothing reads any more: ignored with a warning.
+IGNORED_FIELDS: Mapping[str, str] = {
+    "retry": (
+        "agency calls are retried as the consultation workflow's retry policies say, the same "
+        'for every agency (docs/operations.md, "Agencies file"); remove the field'
+    ),
+}
 
 
 class AgencyEndpoint(_Strict):
@@ -124,7 +112,6 @@ class AgencyEndpoint(_Strict):
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     request_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     heartbeat_interval_seconds: float = Field(default=5.0, gt=0, le=600)
-    retry: AgencyRetry = AgencyRetry()
     accepts_personal_data: bool = True
 
     @model_validator(mode="after")
@@ -148,9 +135,13 @@ class AgencyEndpoint(_Strict):
 class AgencyDirectory:
     """The configured agencies, validated. Built with `from_toml` or `load_agency_directory`."""
 
-    def __init__(self, endpoints: Mapping[Agency, AgencyEndpoint]) -> None:
-        """Wrap already-validated endpoints (tests build them directly)."""
+    def __init__(
+        self, endpoints: Mapping[Agency, AgencyEndpoint], *, ignored: Sequence[str] = ()
+    ) -> None:
+        """Wrap already-validated endpoints (tests build them directly); ``ignored`` says
+        which fields of the file were ignored, and why."""
         self._endpoints = dict(endpoints)
+        self._ignored = tuple(ignored)
 
     @classmethod
     def from_mapping(cls, document: Mapping[str, Any]) -> AgencyDirectory:
@@ -168,6 +159,8 @@ class AgencyDirectory:
             raise AgencyConfigError("[defaults] and [agencies] must be tables")
         if "base_url" in defaults:
             raise AgencyConfigError("[defaults]: field 'base_url' belongs to each agency")
+        ignored = _ignored_fields("[defaults]", defaults)
+        defaults = _without_ignored(defaults)
         known = {a.value for a in Agency}
         endpoints: dict[Agency, AgencyEndpoint] = {}
         for name, section in agencies.items():
@@ -177,14 +170,15 @@ class AgencyDirectory:
                 )
             if not isinstance(section, Mapping):
                 raise AgencyConfigError(f"agency {name!r}: must be a table")
-            merged = {**defaults, **section, "agency": name}
+            ignored += _ignored_fields(f"agency {name!r}", section)
+            merged = {**defaults, **_without_ignored(section), "agency": name}
             try:
                 endpoint = AgencyEndpoint.model_validate(merged)
             except ValidationError as exc:
                 raise AgencyConfigError(f"agency {name!r}: {_describe(exc)}") from None
             _check_secret_present(name, endpoint)
             endpoints[Agency(name)] = endpoint
-        return cls(endpoints)
+        return cls(endpoints, ignored=ignored)
 
     @classmethod
     def from_toml(cls, text: str) -> AgencyDirectory:
@@ -215,13 +209,10 @@ class AgencyDirectory:
         """The configured agencies, in file order."""
         return tuple(self._endpoints)
 
-    def retry_policy_for(self, agency: Agency | str) -> RetryPolicy:
-        """The Temporal retry policy for activities that call ``agency``.
-
-        Raises:
-            KeyError: the agency is not configured.
-        """
-        return self.endpoint(agency).retry.to_retry_policy()
+    @property
+    def ignored(self) -> tuple[str, ...]:
+        """What the file set that is ignored, one sentence each naming section and field."""
+        return self._ignored
 
 
 def load_agency_directory(path: Path | str | None) -> AgencyDirectory:
@@ -238,7 +229,22 @@ def load_agency_directory(path: Path | str | None) -> AgencyDirectory:
         raise AgencyConfigError(
             f"cannot read agency configuration {path}: {exc.strerror}"
         ) from None
-    return AgencyDirectory.from_toml(text)
+    directory = AgencyDirectory.from_toml(text)
+    for problem in directory.ignored:
+        log.warning("agency configuration: field ignored", problem=problem)
+    return directory
+
+
+def _ignored_fields(where: str, section: Mapping[str, Any]) -> list[str]:
+    return [
+        f"{where}: field {field!r} is ignored: {why}"
+        for field, why in IGNORED_FIELDS.items()
+        if field in section
+    ]
+
+
+def _without_ignored(section: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in section.items() if k not in IGNORED_FIELDS}
 
 
 def _describe(exc: ValidationError) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from activities.config import AgencyConfigError, AgencyDirectory, load_agency_directory
 from cases import Agency
@@ -23,6 +23,7 @@ def test_example_file_is_valid_when_its_secrets_are_set(monkeypatch: pytest.Monk
     assert set(directory.agencies) == set(Agency)
     assert directory.endpoint("police").auth_headers() == {"X-Api-Key": "k"}
     assert directory.endpoint(Agency.CVE).accepts_personal_data is False
+    assert directory.ignored == ()
 
 
 def test_missing_secret_names_agency_and_field(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,10 +44,6 @@ credentials = { kind = "bearer", token_env = "NO_SUCH_TOKEN" }
         (
             'base_url = "https://x.example"\nrequest_timeout_seconds = -1',
             r"agency 'school': field 'request_timeout_seconds'",
-        ),
-        (
-            'base_url = "https://x.example"\nretry = { max_attempts = 0 }',
-            r"agency 'school': field 'retry.max_attempts'",
         ),
         ('base_url = "https://x.example"\ncolour = "red"', r"agency 'school': field 'colour'"),
     ],
@@ -79,19 +76,52 @@ credentials = { kind = "bearer", token = "s3cret", token_env = "ALSO" }
     assert "agency 'bup'" in str(caught.value)
 
 
-def test_retry_policy_follows_the_agency_configuration() -> None:
+RETRY = "retry = { max_attempts = 7, initial_interval_seconds = 0.5 }"
+
+
+def test_a_retry_field_is_ignored_and_named_wherever_it_is() -> None:
     directory = AgencyDirectory.from_toml(
-        """
+        f"""
 [defaults]
-retry = { max_attempts = 7, initial_interval_seconds = 0.5, backoff_coefficient = 3.0 }
+request_timeout_seconds = 12
+{RETRY}
 [agencies.police]
 base_url = "https://polisen.example/v1"
+{RETRY}
+[agencies.school]
+base_url = "https://skolan.example/v1"
 """
     )
 
-    policy = directory.retry_policy_for(Agency.POLICE)
+    assert set(directory.agencies) == {Agency.POLICE, Agency.SCHOOL}
+    assert directory.endpoint(Agency.POLICE).request_timeout_seconds == 12
+    assert not hasattr(directory.endpoint(Agency.POLICE), "retry")
+    assert [problem.split(" is ignored: ")[0] for problem in directory.ignored] == [
+        "[defaults]: field 'retry'",
+        "agency 'police': field 'retry'",
+    ]
+    assert all("docs/operations.md" in problem for problem in directory.ignored)
 
-    assert policy.maximum_attempts == 7
-    assert policy.initial_interval == timedelta(seconds=0.5)
-    assert policy.backoff_coefficient == 3.0
-    assert "AgencyRejected" in (policy.non_retryable_error_types or [])
+
+def test_an_ignored_field_is_logged_when_the_worker_loads_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "agencies.toml"
+    path.write_text(f'[agencies.bup]\nbase_url = "https://bup.example/v1"\n{RETRY}\n')
+
+    with capture_logs() as logs:
+        directory = load_agency_directory(path)
+
+    warnings = [e for e in logs if e["event"] == "agency configuration: field ignored"]
+    assert [w["log_level"] for w in warnings] == ["warning"]
+    assert warnings[0]["problem"] == directory.ignored[0]
+    assert warnings[0]["problem"].startswith("agency 'bup': field 'retry' is ignored")
+
+
+def test_a_file_without_ignored_fields_logs_no_warning(tmp_path: Path) -> None:
+    path = tmp_path / "agencies.toml"
+    path.write_text('[agencies.bup]\nbase_url = "https://bup.example/v1"\n')
+
+    with capture_logs() as logs:
+        directory = load_agency_directory(path)
+
+    assert directory.ignored == ()
+    assert [e for e in logs if e["log_level"] == "warning"] == []
