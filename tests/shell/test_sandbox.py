@@ -1,11 +1,17 @@
 """The worker's sandbox (`infra.sandbox`) gives the SDK the same serialization contexts as
-the stock sandbox, for every kind of command, without running code in the sandbox for it."""
+the stock sandbox, for every kind of command, without running code in the sandbox for it;
+on another ``temporalio`` than the one it was checked against, or without the SDK's private
+instance class, `workflow_runner` is the stock sandbox and says so in one log line."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import logging
+import re
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +27,10 @@ from temporalio.converter import (
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import _runner as sdk_runner
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
+from infra import sandbox
 from infra.converter import data_converter
 from infra.sandbox import PASSTHROUGH_MODULES, DirectContextRunner, workflow_runner
 from tests.shell.sandbox_probe import (
@@ -120,3 +128,66 @@ async def test_the_worker_sandbox_runs_no_sandbox_code_to_answer_a_context_quest
     assert executed, "the workflows ran in the sandbox"
     assert not [c for c in executed if "get_serialization_context" in c]
     assert not [c for c in executed if "get_external_store_context" in c]
+
+
+def _sandbox_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What `infra.sandbox` logged, each line with its level."""
+    return [f"{r.levelname}: {r.getMessage()}" for r in caplog.records if r.name == "infra.sandbox"]
+
+
+def _passthrough(runner: SandboxedWorkflowRunner) -> set[str]:
+    return set(runner.restrictions.passthrough_modules)
+
+
+def test_the_checked_temporalio_version_is_the_one_pinned() -> None:
+    lock = (Path(__file__).resolve().parents[2] / "requirements.lock").read_text()
+    [pinned] = re.findall(r"^temporalio==(\S+)$", lock, flags=re.MULTILINE)
+    assert pinned == sandbox.CHECKED_TEMPORALIO_VERSION
+
+
+def test_on_the_checked_temporalio_the_worker_sandbox_is_the_direct_runner(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert importlib.metadata.version("temporalio") == sandbox.CHECKED_TEMPORALIO_VERSION
+    with caplog.at_level(logging.DEBUG, logger="infra.sandbox"):
+        runner = workflow_runner("bench")
+    assert type(runner) is DirectContextRunner
+    assert _passthrough(runner) >= {*PASSTHROUGH_MODULES, "bench"}
+    assert _sandbox_lines(caplog) == []
+
+
+async def test_on_another_temporalio_the_worker_sandbox_is_the_stock_runner_and_says_so_once(
+    time_skipping_env: WorkflowEnvironment,
+    task_queue: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    installed = importlib.metadata.version("temporalio")
+    monkeypatch.setattr(sandbox, "CHECKED_TEMPORALIO_VERSION", "1.34.0")
+    with caplog.at_level(logging.DEBUG, logger="infra.sandbox"):
+        runner = workflow_runner("bench")
+    assert type(runner) is SandboxedWorkflowRunner
+    assert _passthrough(runner) >= {*PASSTHROUGH_MODULES, "bench"}
+    [line] = _sandbox_lines(caplog)
+    assert line.startswith("WARNING: ")
+    assert "SandboxedWorkflowRunner" in line
+    assert f"temporalio {installed} is not 1.34.0" in line
+    # and it runs the probe pair with the contexts the codec relies on
+    seen = await _contexts(time_skipping_env, runner, task_queue)
+    assert ("workflow", "<case>:consultation-1", None, None) in seen
+
+
+def test_without_the_sdks_private_instance_class_the_worker_sandbox_is_the_stock_runner(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delattr(sdk_runner, "_Instance")  # an SDK that renamed or moved it
+    sandbox._direct_instance_class.cache_clear()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="infra.sandbox"):
+            runner = workflow_runner()
+        assert type(runner) is SandboxedWorkflowRunner
+        [line] = _sandbox_lines(caplog)
+        assert line.startswith("WARNING: ")
+        assert "no private sandbox _Instance" in line
+    finally:
+        sandbox._direct_instance_class.cache_clear()  # rebuilt once the SDK's class is back
