@@ -225,16 +225,79 @@ def test_every_environment_variable_the_manifests_set_is_a_real_setting():
     assert not unknown, f"not settings (infra/settings.py) nor agency credentials: {unknown}"
 
 
-def test_every_samverkan_pod_gets_its_config_and_secrets():
+def _secrets() -> dict[str, set[str]]:
+    """The keys of each Secret in the template, by Secret name."""
+    return {
+        doc["metadata"]["name"]: set(doc["stringData"])
+        for doc in _yaml_docs(DEPLOY / "k8s" / "secret.template.yaml")
+    }
+
+
+def _secret_keys_of(component: str) -> set[str]:
+    """Every secret variable the ``component`` container gets (from whole Secrets)."""
+    secrets = _secrets()
+    [container] = [
+        c
+        for d in _deployments()
+        if d["metadata"]["labels"]["app.kubernetes.io/component"] == component
+        for c in _containers(d)
+    ]
+    names = {ref["secretRef"]["name"] for ref in container["envFrom"] if "secretRef" in ref}
+    assert not any("secretKeyRef" in str(env) for env in container.get("env", []))
+    return set().union(*(secrets[name] for name in names))
+
+
+AGENCY_TOKENS = _allowed_env() - {n.upper() for n in Settings.model_fields} - OTHER_SETTINGS
+
+
+def test_every_samverkan_pod_gets_its_config_and_only_the_secrets_it_needs():
     for deployment in _deployments():
         for container in _containers(deployment):
             refs = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
-            assert refs == {"samverkan-env", "samverkan-secrets"}, container["name"]
-    secret = _yaml_docs(DEPLOY / "k8s" / "secret.template.yaml")[0]["stringData"]
-    needed = {"SAMVERKAN_MASTER_KEYS", "DATABASE_URL"} | (
-        _allowed_env() - {n.upper() for n in Settings.model_fields} - OTHER_SETTINGS
+            assert "samverkan-env" in refs, container["name"]
+            assert refs - {"samverkan-env"} <= set(_secrets()), container["name"]
+    assert AGENCY_TOKENS, "the agencies file names the tokens"
+    assert (
+        _secret_keys_of("worker")
+        == {
+            "DATABASE_URL",
+            "SAMVERKAN_MASTER_KEYS",
+            "TEMPORAL_API_KEY",
+        }
+        | AGENCY_TOKENS
     )
-    assert needed <= set(secret), needed - set(secret)
+    assert _secret_keys_of("gateway") == {
+        "DATABASE_URL",
+        "SAMVERKAN_MASTER_KEYS",
+        "TEMPORAL_API_KEY",
+    }
+    assert _secret_keys_of("projector") == {"DATABASE_URL"}
+    assert _secret_keys_of("migrate") == {"DATABASE_URL"}
+
+
+def test_the_migration_job_alone_uses_the_owner_database_role():
+    [migrations] = [d for d in _deployments() if d["metadata"]["name"] == "samverkan-migrate"]
+    assert {
+        r["secretRef"]["name"] for r in _containers(migrations)[0]["envFrom"] if "secretRef" in r
+    } == {"samverkan-migrations"}
+    for deployment in _deployments():
+        if deployment["metadata"]["name"] != "samverkan-migrate":
+            names = {
+                r.get("secretRef", {}).get("name") for r in _containers(deployment)[0]["envFrom"]
+            }
+            assert "samverkan-migrations" not in names, deployment["metadata"]["name"]
+
+
+def test_compose_gives_master_keys_and_agency_config_only_to_worker_and_gateway():
+    services = _samverkan_services()
+    holders = {
+        name for name, svc in services.items() if "SAMVERKAN_MASTER_KEYS" in svc["environment"]
+    }
+    assert holders == {"worker", "gateway"}
+    configured = {
+        name for name, svc in services.items() if "SAMVERKAN_AGENCIES_FILE" in svc["environment"]
+    }
+    assert configured == {"worker"}
 
 
 def test_configmap_policy_and_agencies_are_valid(monkeypatch):
