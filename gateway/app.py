@@ -38,6 +38,7 @@ from cases import (
     DeclineConsultation,
 )
 from cases.ids import is_consultation_id
+from gateway.bodies import BodyTooLarge, read_body
 from gateway.codec_routes import codec_routes
 from gateway.config import GatewaySettings
 from gateway.consultations import ConsultationNotFound, Consultations, Refused
@@ -143,21 +144,12 @@ class _AgencyCall:
         return agency
 
     async def body(self, request: Request, model: type[BaseModel]) -> BaseModel:
-        limit = self.deps.settings.samverkan_gateway_max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            raise _Stop(413, "too_large")
-        chunks: list[bytes] = []
-        size = 0
         try:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise _Stop(413, "too_large")
-                chunks.append(chunk)
+            raw = await read_body(request, self.deps.settings.samverkan_gateway_max_body_bytes)
+        except BodyTooLarge:
+            raise _Stop(413, "too_large") from None
         except ClientDisconnect:
             raise _Stop(400, "client_disconnected") from None
-        raw = b"".join(chunks)
         if not raw.strip():
             raw = b"{}"
         try:

@@ -3,7 +3,9 @@
 ``POST /codec/encode`` and ``POST /codec/decode`` take and return ``{"payloads": [...]}`` in
 protobuf JSON (metadata values and data base64). The ``X-Namespace`` header must name a
 namespace this endpoint serves; with ``SAMVERKAN_CODEC_TOKEN`` set, ``Authorization: Bearer
-<token>`` is required. CORS answers the Web UI's preflight (OPTIONS) on both routes.
+<token>`` is required. CORS answers the Web UI's preflight (OPTIONS) on both routes. A body
+over ``SAMVERKAN_CODEC_MAX_BODY_BYTES`` is 413 before it is read (``Content-Length``) or as
+soon as the stream passes the limit.
 
 A payload whose case key was shredded decodes to a JSON marker saying so; one that cannot be
 decrypted for another reason is returned unchanged (still ciphertext), so one bad payload never
@@ -17,11 +19,12 @@ import json
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from temporalio.api.common.v1 import Payload, Payloads
 
+from gateway.bodies import BodyTooLarge, read_body
 from gateway.config import GatewaySettings
 from infra.codec import EncryptionCodec, PayloadDecryptionError, PayloadKeyShredded
 from infra.keys import KeyError_
@@ -63,9 +66,12 @@ def codec_routes(codec: EncryptionCodec, settings: GatewaySettings) -> list[Rout
         namespace = request.headers.get("x-namespace", "")
         if namespace not in settings.codec_namespaces():
             return JSONResponse({"error": "unknown_namespace"}, status_code=403, headers=cors)
-        body = await request.body()
-        if len(body) > 8 * 1024 * 1024:
+        try:
+            body = await read_body(request, settings.samverkan_codec_max_body_bytes)
+        except BodyTooLarge:
             return JSONResponse({"error": "too_large"}, status_code=413, headers=cors)
+        except ClientDisconnect:
+            return JSONResponse({"error": "client_disconnected"}, status_code=400, headers=cors)
         try:
             payloads = json_format.Parse(body or b"{}", Payloads())
         except (json_format.ParseError, DecodeError, UnicodeDecodeError):

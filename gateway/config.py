@@ -21,6 +21,8 @@ class GatewaySettings(BaseSettings):
     #: Deployment option (mTLS at a proxy): the header in which a trusted TLS-terminating proxy
     #: puts the verified client certificate's agency name. Unset: API keys only.
     samverkan_gateway_identity_header: str | None = None
+    #: Largest /codec/* body accepted, in bytes (413 beyond; a history page of payloads).
+    samverkan_codec_max_body_bytes: int = 8 * 1024 * 1024
     #: Bearer token operators' tools send to /codec/*; unset means no auth (dev only).
     samverkan_codec_token: str | None = None
     #: Origins allowed to call /codec/* from a browser (the Web UI), comma-separated.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import httpx
@@ -42,6 +43,8 @@ class Stack:
     codec: EncryptionCodec
     task_queue: str
     make_app: Callable[..., httpx.AsyncClient]
+    make_asgi: Callable[..., Any]
+    """The ASGI app itself (settings overrides as `make_app`), for clients of a test's own."""
 
     async def consultation(self, agency: Agency) -> WorkflowHandle[ProbeConsultation, str]:
         """A new consultation addressed to ``agency``, with its case running."""
@@ -75,13 +78,13 @@ async def stack(time_skipping_env: WorkflowEnvironment, database_url: str) -> As
     keys = {agency: await credentials.issue(agency) for agency in Agency}
     task_queue = f"gateway-{uuid.uuid4().hex[:8]}"
 
-    def make_app(**overrides: object) -> httpx.AsyncClient:
+    def make_asgi(**overrides: object) -> Any:
         settings = GatewaySettings(
             temporal_namespace=client.namespace,
             samverkan_codec_token=CODEC_TOKEN,
             **overrides,  # type: ignore[arg-type]
         )
-        app = create_app(
+        return create_app(
             GatewayDeps(
                 consultations=Consultations(client=client, pool=pool),
                 credentials=credentials,
@@ -90,8 +93,11 @@ async def stack(time_skipping_env: WorkflowEnvironment, database_url: str) -> As
                 codec=codec,
             )
         )
+
+    def make_app(**overrides: object) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+            transport=httpx.ASGITransport(app=make_asgi(**overrides)),
+            base_url="http://gateway.test",
         )
 
     async with Worker(
@@ -101,7 +107,7 @@ async def stack(time_skipping_env: WorkflowEnvironment, database_url: str) -> As
         workflow_runner=UnsandboxedWorkflowRunner(),
     ):
         try:
-            yield Stack(client, pool, keys, codec, task_queue, make_app)
+            yield Stack(client, pool, keys, codec, task_queue, make_app, make_asgi)
         finally:
             await pool.close()
 

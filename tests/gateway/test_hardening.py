@@ -1,0 +1,96 @@
+"""The gateway's answers to the outside review (issue 16, item 4): bounded bodies, bounded
+JSON nesting, Idempotency-Key reuse, no data key for an unknown case, a shredded case like
+an unknown one, failed logins limited, the master keys checked at start-up, no echo of
+unknown property names, and a trusted-host check."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from cases import Agency
+from gateway.config import GatewaySettings
+from tests.gateway.conftest import CODEC_TOKEN, Stack
+
+CHUNK = b"x" * (64 * 1024)
+ONE_CHUNK = len(CHUNK)
+CODEC_LIMIT = GatewaySettings().samverkan_codec_max_body_bytes
+
+
+class _CountingBody:
+    """A request body streamed in 64 KiB chunks that counts how much the app pulled."""
+
+    def __init__(self, size: int) -> None:
+        self.chunks = -(-size // ONE_CHUNK)
+        self.pulled = 0
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        for _ in range(self.chunks):
+            self.pulled += ONE_CHUNK
+            yield CHUNK
+
+
+def _codec_headers(stack: Stack) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {CODEC_TOKEN}",
+        "X-Namespace": stack.client.namespace,
+        "Content-Type": "application/json",
+    }
+
+
+@pytest.mark.parametrize("route", ["/codec/encode", "/codec/decode"])
+async def test_a_codec_body_declared_over_the_limit_is_413_before_any_of_it_is_read(
+    stack: Stack, route: str
+) -> None:
+    body = _CountingBody(size=2 * CODEC_LIMIT)
+    async with stack.make_app() as http:
+        response = await http.post(
+            route,
+            content=body.stream(),
+            headers={**_codec_headers(stack), "Content-Length": str(200 * 1024 * 1024)},
+        )
+
+    assert response.status_code == 413 and response.json()["error"] == "too_large"
+    assert body.pulled == 0
+
+
+@pytest.mark.parametrize("route", ["/codec/encode", "/codec/decode"])
+async def test_a_streamed_codec_body_stops_being_read_once_past_the_limit(
+    stack: Stack, route: str
+) -> None:
+    body = _CountingBody(size=3 * CODEC_LIMIT)  # chunked: no Content-Length
+    async with stack.make_app() as http:
+        response = await http.post(route, content=body.stream(), headers=_codec_headers(stack))
+
+    assert response.status_code == 413
+    assert body.pulled <= CODEC_LIMIT + ONE_CHUNK, "read no further than one chunk past it"
+
+
+async def test_the_codec_limit_is_a_setting(stack: Stack) -> None:
+    body = _CountingBody(size=4 * ONE_CHUNK)
+    async with stack.make_app(samverkan_codec_max_body_bytes=ONE_CHUNK) as http:
+        response = await http.post(
+            "/codec/decode", content=body.stream(), headers=_codec_headers(stack)
+        )
+
+    assert response.status_code == 413
+    assert body.pulled <= 2 * ONE_CHUNK
+
+
+async def test_an_agency_body_over_the_limit_is_not_read_either(stack: Stack) -> None:
+    handle = await stack.consultation(Agency.POLICE)
+    declared, streamed = _CountingBody(size=10 * ONE_CHUNK), _CountingBody(size=10 * ONE_CHUNK)
+    async with stack.make_app(samverkan_gateway_max_body_bytes=ONE_CHUNK) as http:
+        url = f"/v1/consultations/{handle.id}/answer"
+        too_large = await http.post(
+            url,
+            content=declared.stream(),
+            headers={**stack.auth(Agency.POLICE), "Content-Length": str(10**9)},
+        )
+        chunked = await http.post(url, content=streamed.stream(), headers=stack.auth(Agency.POLICE))
+
+    assert too_large.status_code == chunked.status_code == 413
+    assert declared.pulled == 0
+    assert streamed.pulled <= 2 * ONE_CHUNK
+    assert (await handle.query("status", result_type=dict))["updates"] == 0
