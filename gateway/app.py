@@ -15,7 +15,6 @@ given, the update (Temporal), the result and audit row (PostgreSQL); plus authen
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -38,7 +37,14 @@ from cases import (
     DeclineConsultation,
 )
 from cases.ids import is_consultation_id
-from gateway.bodies import BodyTooLarge, read_body
+from gateway.bodies import (
+    MAX_JSON_DEPTH,
+    BodyTooLarge,
+    JsonInvalid,
+    JsonTooDeep,
+    parse_json,
+    read_body,
+)
 from gateway.codec_routes import codec_routes
 from gateway.config import GatewaySettings
 from gateway.consultations import ConsultationNotFound, Consultations, Refused
@@ -153,8 +159,15 @@ class _AgencyCall:
         if not raw.strip():
             raw = b"{}"
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            data = parse_json(raw)
+        except JsonTooDeep:
+            problem = f"nested deeper than {MAX_JSON_DEPTH} levels"
+            raise _Stop(
+                422,
+                "invalid_body",
+                fields=[{"field": "<body>", "problem": problem, "type": "json_too_deep"}],
+            ) from None
+        except JsonInvalid:
             raise _Stop(
                 422,
                 "invalid_body",

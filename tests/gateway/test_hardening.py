@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from cases import Agency
@@ -94,3 +95,37 @@ async def test_an_agency_body_over_the_limit_is_not_read_either(stack: Stack) ->
     assert declared.pulled == 0
     assert streamed.pulled <= 2 * ONE_CHUNK
     assert (await handle.query("status", result_type=dict))["updates"] == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 20_000 + b"]" * 20_000,  # the JSON decoder's RecursionError
+        b'{"answer": ' + b"[" * 40 + b"]" * 40 + b"}",  # deeper than the bound, still decodable
+    ],
+    ids=["recursion", "over-bound"],
+)
+async def test_deeply_nested_json_is_422_naming_the_bound(
+    stack: Stack, http: httpx.AsyncClient, body: bytes
+) -> None:
+    handle = await stack.consultation(Agency.POLICE)
+
+    response = await http.post(
+        f"/v1/consultations/{handle.id}/answer", content=body, headers=stack.auth(Agency.POLICE)
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "invalid_body"
+    assert response.json()["fields"] == [
+        {"field": "<body>", "problem": "nested deeper than 32 levels", "type": "json_too_deep"}
+    ]
+
+
+async def test_deeply_nested_json_at_the_codec_is_its_invalid_body_answer(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    response = await http.post(
+        "/codec/decode", content=b"[" * 20_000 + b"]" * 20_000, headers=_codec_headers(stack)
+    )
+
+    assert response.status_code == 400 and response.json()["error"] == "invalid"
