@@ -48,6 +48,13 @@ from cases.deadlines import (
     suspend,
 )
 from cases.decide import decide
+from cases.decide_consultations import consultations_ready
+from cases.decide_deadlines import (
+    DeadlineToSet,
+    consultation_deadline,
+    deadlines_at_report,
+    deadlines_started_by,
+)
 from cases.envelope import (
     DomainEvent,
     Envelope,
@@ -124,6 +131,15 @@ from cases.policy import (
     TimeLimits,
 )
 from cases.retention import case_purge_date, purge_date, retention_category
+from cases.signals import (
+    DELIVERY_FAILED_RUNG,
+    SIGNAL_ACTOR,
+    ConsultationReport,
+    ReportKind,
+    SignalOutcome,
+    decide_report,
+    decide_signal,
+)
 from cases.state import (
     CaseState,
     ConsultationStatus,
@@ -146,9 +162,11 @@ from cases.workdays import (
 )
 
 __all__ = [
+    "DELIVERY_FAILED_RUNG",
     "DISCLOSABLE",
     "EXAMPLE_OPEN_CASE",
     "PERMITTED_BASES",
+    "SIGNAL_ACTOR",
     "STOCKHOLM",
     "AcknowledgeConsultation",
     "AddInformation",
@@ -172,6 +190,7 @@ __all__ = [
     "ConsultationDelivered",
     "ConsultationExpired",
     "ConsultationOutcomeKind",
+    "ConsultationReport",
     "ConsultationRequestPayload",
     "ConsultationRequested",
     "ConsultationStatus",
@@ -183,6 +202,7 @@ __all__ = [
     "DeadlineMet",
     "DeadlineSet",
     "DeadlineStatus",
+    "DeadlineToSet",
     "DecidePreAssessment",
     "DeclineConsultation",
     "DisclosureRecorded",
@@ -222,6 +242,7 @@ __all__ = [
     "Rejected",
     "ReportChannel",
     "ReportConsultationOutcome",
+    "ReportKind",
     "ReportReceived",
     "ReporterKind",
     "RequestConsultation",
@@ -230,6 +251,7 @@ __all__ = [
     "Role",
     "Rung",
     "ScheduledRung",
+    "SignalOutcome",
     "SignalRejected",
     "StartFollowUp",
     "Subject",
@@ -244,8 +266,14 @@ __all__ = [
     "case_purge_date",
     "check_consultation_request",
     "compute_deadline",
+    "consultation_deadline",
     "consultation_request",
+    "consultations_ready",
+    "deadlines_at_report",
+    "deadlines_started_by",
     "decide",
+    "decide_report",
+    "decide_signal",
     "default_key",
     "disclosure_for",
     "end_of_day",

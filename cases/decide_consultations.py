@@ -71,6 +71,21 @@ def consultation_requested(
     return events
 
 
+def consultations_ready(state: CaseState) -> list[ConsultationStatus]:
+    """Requested consultations that may go out now, oldest first.
+
+    A consultation goes out once: its answer deadline in the state is the mark that it
+    has. One on the consent basis waits, its clock suspended, until consent is given.
+    """
+    ready = []
+    for c in state.open_consultations():
+        key = f"consultation:{c.consultation_id}"
+        if key in state.deadlines or key in state.suspended_clocks:
+            continue
+        ready.append(c)
+    return ready
+
+
 def addressed_consultation(
     state: CaseState, agency: Agency, consultation_id: str | None
 ) -> ConsultationStatus:

@@ -1,8 +1,15 @@
-"""Decisions about deadlines: met, breached, recorded, escalated (part of `decide`)."""
+"""Decisions about deadlines: started, recorded, met, breached, escalated (part of `decide`).
+
+Which deadlines a step starts is decided here (`deadlines_at_report`,
+`deadlines_started_by`, `consultation_deadline`); the workflow computes each with the
+holiday calendar in a local activity and records it with `RecordDeadline`.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from cases.commands import (
     RaiseEscalation,
@@ -16,11 +23,59 @@ from cases.events import (
     DeadlineMet,
     DeadlineSet,
     EscalationRaised,
+    InvestigationExtended,
+    InvestigationOpened,
 )
 from cases.models import (
+    Agency,
     DeadlineKind,
 )
-from cases.state import CaseState
+from cases.state import CaseState, ConsultationStatus
+
+
+@dataclass(frozen=True)
+class DeadlineToSet:
+    """A deadline a step starts: what the deadline activity computes (`compute_deadline`'s
+    arguments but the policy), to be recorded with `RecordDeadline`."""
+
+    kind: DeadlineKind
+    start: datetime
+    until: date | None = None
+    agency: Agency | None = None
+    acute: bool = False
+    key: str | None = None
+
+
+def deadlines_at_report(state: CaseState) -> list[DeadlineToSet]:
+    """A report starts two deadlines, both from receipt: the protection assessment and the
+    pre-assessment (SoL 11:1 a), in that order."""
+    return [
+        DeadlineToSet(DeadlineKind.PROTECTION_ASSESSMENT, state.received_at),
+        DeadlineToSet(DeadlineKind.PRE_ASSESSMENT, state.received_at),
+    ]
+
+
+def deadlines_started_by(events: Iterable[DomainEvent], *, now: datetime) -> list[DeadlineToSet]:
+    """The deadlines ``events`` start, running from ``now``, in the events' order: an opened
+    investigation its four months (SoL 11:2), an extension the new last day it decided."""
+    started = []
+    for event in events:
+        if isinstance(event, InvestigationOpened):
+            started.append(DeadlineToSet(DeadlineKind.INVESTIGATION, now))
+        elif isinstance(event, InvestigationExtended):
+            started.append(DeadlineToSet(DeadlineKind.INVESTIGATION, now, until=event.until))
+    return started
+
+
+def consultation_deadline(consultation: ConsultationStatus, *, now: datetime) -> DeadlineToSet:
+    """A consultation's answer deadline, running from its delivery at ``now``."""
+    return DeadlineToSet(
+        DeadlineKind.CONSULTATION,
+        now,
+        agency=consultation.agency,
+        acute=consultation.acute,
+        key=f"consultation:{consultation.consultation_id}",
+    )
 
 
 def require_text(value: str, field: str) -> None:
