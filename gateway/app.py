@@ -96,15 +96,30 @@ class _Stop(Exception):
         self.fields, self.headers = fields, headers or {}
 
 
-def _fields(exc: ValidationError) -> list[dict[str, str]]:
-    return [
-        {
-            "field": ".".join(str(p) for p in err["loc"]) or "<body>",
-            "problem": err["msg"],
-            "type": err["type"],
-        }
-        for err in exc.errors(include_input=False, include_url=False)
-    ]
+def _fields(exc: ValidationError, model: type[BaseModel]) -> list[dict[str, str]]:
+    """The problems of a body, naming only ``model``'s own fields: a property name the model
+    does not know is the caller's text (it may be anything), so unknown ones are counted."""
+    fields: list[dict[str, str]] = []
+    unknown = 0
+    for err in exc.errors(include_input=False, include_url=False):
+        if err["type"] == "extra_forbidden":
+            unknown += 1
+            continue
+        loc = err["loc"]
+        known = bool(loc) and isinstance(loc[0], str) and loc[0] in model.model_fields
+        fields.append(
+            {
+                "field": str(loc[0]) if known else "<body>",
+                "problem": err["msg"],
+                "type": err["type"],
+            }
+        )
+    if unknown:
+        plural = "property" if unknown == 1 else "properties"
+        fields.append(
+            {"field": "<body>", "problem": f"{unknown} unknown {plural}", "type": "extra_forbidden"}
+        )
+    return fields
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -176,7 +191,7 @@ class _AgencyCall:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            raise _Stop(422, "invalid_body", fields=_fields(exc)) from None
+            raise _Stop(422, "invalid_body", fields=_fields(exc, model)) from None
 
 
 def create_app(deps: GatewayDeps) -> Starlette:

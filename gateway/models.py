@@ -1,7 +1,8 @@
 """Request and response bodies of the gateway's /v1 API (one model per call).
 
 The calling agency comes from its credential, never from a body: a body cannot act for
-another agency. Validation errors never echo input (``hide_input_in_errors``).
+another agency. Validation errors never echo input (``hide_input_in_errors``), nor a property
+name the model does not know (those are counted: ``gateway.app._fields``).
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ class ConsultationList(BaseModel):
 
 
 class FieldProblem(BaseModel):
-    """One invalid field of a request body."""
+    """One problem of a request body: ``field`` is one of the body's documented fields, or
+    ``<body>`` for the body as a whole (unknown properties are counted, never named)."""
 
     field: str
     problem: str

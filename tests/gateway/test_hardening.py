@@ -129,3 +129,25 @@ async def test_deeply_nested_json_at_the_codec_is_its_invalid_body_answer(
     )
 
     assert response.status_code == 400 and response.json()["error"] == "invalid"
+
+
+async def test_unknown_property_names_are_counted_never_echoed(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    handle = await stack.consultation(Agency.POLICE)
+    body = {"answer": "", "Alva Lindqvist": 1, "20110923-4482": {"x": 1}}
+
+    response = await http.post(
+        f"/v1/consultations/{handle.id}/answer", json=body, headers=stack.auth(Agency.POLICE)
+    )
+
+    assert response.status_code == 422
+    assert "Lindqvist" not in response.text and "20110923" not in response.text
+    assert sorted(response.json()["fields"], key=lambda f: f["type"]) == [
+        {"field": "<body>", "problem": "2 unknown properties", "type": "extra_forbidden"},
+        {
+            "field": "answer",
+            "problem": "String should have at least 1 character",
+            "type": "string_too_short",
+        },
+    ]
