@@ -2,12 +2,13 @@
 
 One model per workflow input, signal and result (TEMPORAL-NOTES "Data"). They are plain
 JSON through the pydantic data converter, so the Web UI shows them and operators can type them.
+A consultation's report to its case (`ConsultationReport`, `ReportKind`) is the domain's
+(`cases.decide_signal` decides it) and is re-exported here with the other messages.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,11 +16,24 @@ from pydantic import BaseModel, ConfigDict, Field
 from cases import (
     Agency,
     CaseState,
+    ConsultationReport,
     Deadline,
     LegalBasis,
     Policy,
+    ReportKind,
     ScheduledRung,
 )
+
+__all__ = [
+    "CarriedCase",
+    "CaseResult",
+    "CaseRunOptions",
+    "ConsultationInput",
+    "ConsultationReport",
+    "ConsultationResult",
+    "ReportKind",
+    "TimelineEntry",
+]
 
 
 class _Message(BaseModel):
@@ -75,30 +89,6 @@ class ConsultationInput(_Message):
     disclosed_fields: list[str]
     deadline: Deadline
     schedule: list[ScheduledRung]
-
-
-class ReportKind(StrEnum):
-    """What a consultation tells its case."""
-
-    DELIVERED = "delivered"
-    DELIVERY_FAILED = "delivery_failed"
-    ACKNOWLEDGED = "acknowledged"
-    ANSWERED = "answered"
-    DECLINED = "declined"
-    ESCALATED = "escalated"
-    EXPIRED = "expired"
-
-
-class ConsultationReport(_Message):
-    """A consultation's signal to its case (``consultation_report``)."""
-
-    consultation_id: str
-    agency: Agency
-    kind: ReportKind
-    at: datetime
-    detail: str = ""
-    rung: ScheduledRung | None = None
-    error_type: str | None = None
 
 
 class ConsultationResult(_Message):
