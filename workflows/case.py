@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         CarriedCase,
         CaseResult,
         CaseRunOptions,
+        CaseSummary,
         ConsultationInput,
         TimelineEntry,
     )
@@ -157,7 +158,7 @@ class CaseWorkflow:
     )
     async def record_protection_assessment(
         self, command: RecordProtectionAssessment
-    ) -> dict[str, Any]:
+    ) -> CaseSummary:
         await self._execute(command, actor=command.decided_by)
         return self.summary()
 
@@ -169,7 +170,7 @@ class CaseWorkflow:
         name="decide_pre_assessment",
         description="Decide the pre-assessment (förhandsbedömning): open an investigation or not.",
     )
-    async def decide_pre_assessment(self, command: DecidePreAssessment) -> dict[str, Any]:
+    async def decide_pre_assessment(self, command: DecidePreAssessment) -> CaseSummary:
         await self._execute(command, actor=command.decided_by)
         return self.summary()
 
@@ -196,7 +197,7 @@ class CaseWorkflow:
         name="extend_investigation",
         description="Extend the investigation past four months, for special reasons (SoL 11:2).",
     )
-    async def extend_investigation(self, command: ExtendInvestigation) -> dict[str, Any]:
+    async def extend_investigation(self, command: ExtendInvestigation) -> CaseSummary:
         await self._execute(command, actor=command.decided_by)
         return self.summary()
 
@@ -208,7 +209,7 @@ class CaseWorkflow:
         name="conclude_investigation",
         description="Conclude the investigation with an outcome (intervention, none, LVU, transfer, SSPF plan).",
     )
-    async def conclude_investigation(self, command: ConcludeInvestigation) -> dict[str, Any]:
+    async def conclude_investigation(self, command: ConcludeInvestigation) -> CaseSummary:
         await self._execute(command, actor=command.decided_by)
         return self.summary()
 
@@ -219,7 +220,7 @@ class CaseWorkflow:
     @workflow.update(
         name="close_case", description="Close the case; open consultations are cancelled."
     )
-    async def close_case(self, command: CloseCase) -> dict[str, Any]:
+    async def close_case(self, command: CloseCase) -> CaseSummary:
         await workflow.wait_condition(lambda: self._opened)
         still_open = self.state.open_consultation_ids()
         await self._execute(command, actor=command.decided_by)
@@ -258,11 +259,11 @@ class CaseWorkflow:
         name="summary",
         description="Where the case stands: state, deadlines, open consultations, next action. No personal data.",
     )
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> CaseSummary:
         state = self._record.state
         if state is None:  # the opening is being recorded; deadlines come next
             state = cases.fold(self._opening)
-        return state.to_summary(now=workflow.now())
+        return CaseSummary.of(state, now=workflow.now())
 
     @workflow.query(
         name="timeline",

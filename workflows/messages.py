@@ -9,15 +9,20 @@ A consultation's report to its case (`ConsultationReport`, `ReportKind`) is the 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cases import (
     Agency,
     CaseState,
+    CaseStateName,
+    ConcernCategory,
     ConsultationReport,
+    ConsultationStatusName,
     Deadline,
+    DeadlineKind,
+    InvestigationOutcome,
     LegalBasis,
     Policy,
     ReportKind,
@@ -28,9 +33,12 @@ __all__ = [
     "CarriedCase",
     "CaseResult",
     "CaseRunOptions",
+    "CaseSummary",
     "ConsultationInput",
     "ConsultationReport",
     "ConsultationResult",
+    "DeadlineSummary",
+    "OpenConsultationSummary",
     "ReportKind",
     "TimelineEntry",
 ]
@@ -104,3 +112,54 @@ class CaseResult(_Message):
     case_number: str
     state: str
     events: int
+
+
+class DeadlineSummary(_Message):
+    """One deadline in a `CaseSummary`; instants as ``datetime.isoformat`` writes them."""
+
+    kind: DeadlineKind
+    target: str
+    legal_latest: str
+    moved_because: list[str]
+    status: Literal["open", "met", "met_late", "breached"]
+    suspended: bool
+
+
+class OpenConsultationSummary(_Message):
+    """One open consultation in a `CaseSummary`."""
+
+    consultation_id: str
+    agency: Agency
+    status: ConsultationStatusName
+    requested_at: str
+
+
+class CaseSummary(_Message):
+    """Where a case stands, with no personal data: the ``summary`` query's answer and every
+    operator update's result (the Web UI and ``samverkan case summary`` show it).
+
+    Exactly `CaseState.to_summary`, field for field and in its order, so its JSON is the
+    same: instants are strings as ``datetime.isoformat`` writes them (pydantic would write
+    ``Z`` for UTC), ``overdue_count`` is null when no clock was given.
+    """
+
+    case_number: str
+    municipality: str
+    state: CaseStateName
+    urgent: bool
+    concern_category: ConcernCategory
+    received_at: str
+    deadlines: dict[str, DeadlineSummary]
+    open_consultations: list[OpenConsultationSummary]
+    overdue_count: int | None
+    next_deadline: str | None
+    extension_count: int
+    outcome: InvestigationOutcome | None
+    closed_at: str | None
+    version: int
+    next_expected_action: str
+
+    @classmethod
+    def of(cls, state: CaseState, *, now: datetime) -> CaseSummary:
+        """The summary of ``state`` at ``now``."""
+        return cls.model_validate(state.to_summary(now=now))
