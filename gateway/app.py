@@ -24,9 +24,12 @@ from typing import Any, TypeVar
 import structlog
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.common import MetricMeter
 
 from cases import (
@@ -192,6 +195,21 @@ class _AgencyCall:
             return model.model_validate(data)
         except ValidationError as exc:
             raise _Stop(422, "invalid_body", fields=_fields(exc, model)) from None
+
+
+class _TrustedHosts:
+    """Starlette's `TrustedHostMiddleware` (400 for another Host header), except ``/healthz``:
+    health probes call by address (a kubelet sends the pod's IP) and it tells nothing."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
+        self._app = app
+        self._checked = TrustedHostMiddleware(app, allowed_hosts=allowed_hosts, www_redirect=False)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/healthz":
+            await self._app(scope, receive, send)
+        else:
+            await self._checked(scope, receive, send)
 
 
 def create_app(deps: GatewayDeps) -> Starlette:
@@ -384,4 +402,7 @@ def create_app(deps: GatewayDeps) -> Starlette:
     ]
     if deps.codec is not None:
         routes.extend(codec_routes(deps.codec, settings))
-    return Starlette(routes=routes)
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(_TrustedHosts, allowed_hosts=settings.allowed_hosts())],
+    )

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: Always allowed when SAMVERKAN_GATEWAY_ALLOWED_HOSTS is unset (IPv6 literals in brackets,
+#: as in a Host header).
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+#: Bind addresses that name no host a client would send.
+_ANY_ADDRESS = frozenset({"0.0.0.0", "::", "[::]"})  # noqa: S104  (compared, never bound)
+
 
 class GatewaySettings(BaseSettings):
     """Gateway and codec-endpoint configuration. Field ``x`` is environment variable ``X``."""
@@ -12,6 +18,10 @@ class GatewaySettings(BaseSettings):
 
     samverkan_gateway_host: str = "127.0.0.1"
     samverkan_gateway_port: int = 8250
+    #: Host names (no port) the gateway answers to, comma-separated; ``*.example.se`` matches
+    #: its subdomains, ``*`` any host. Empty: the loopback names and the configured host.
+    #: Another Host header is 400 (``/healthz`` answers any, for probes by address).
+    samverkan_gateway_allowed_hosts: str = ""
     temporal_namespace: str = "default"
     #: Largest request body accepted, in bytes (413 beyond).
     samverkan_gateway_max_body_bytes: int = 64 * 1024
@@ -29,6 +39,17 @@ class GatewaySettings(BaseSettings):
     samverkan_codec_cors_origins: str = "http://localhost:8233,http://127.0.0.1:8233"
     #: Namespaces the codec endpoint serves, comma-separated; empty means temporal_namespace.
     samverkan_codec_namespaces: str = ""
+
+    def allowed_hosts(self) -> list[str]:
+        """The Host header names the gateway answers to (`samverkan_gateway_allowed_hosts`)."""
+        listed = [h.strip() for h in self.samverkan_gateway_allowed_hosts.split(",") if h.strip()]
+        if listed:
+            return listed
+        hosts = [*_LOOPBACK_HOSTS]
+        bound = self.samverkan_gateway_host.strip()
+        if bound and bound not in _ANY_ADDRESS:
+            hosts.append(f"[{bound}]" if ":" in bound and not bound.startswith("[") else bound)
+        return hosts
 
     def codec_origins(self) -> frozenset[str]:
         """The allowed browser origins of the codec endpoint."""

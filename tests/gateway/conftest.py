@@ -79,11 +79,14 @@ async def stack(time_skipping_env: WorkflowEnvironment, database_url: str) -> As
     task_queue = f"gateway-{uuid.uuid4().hex[:8]}"
 
     def make_asgi(**overrides: object) -> Any:
-        settings = GatewaySettings(
-            temporal_namespace=client.namespace,
-            samverkan_codec_token=CODEC_TOKEN,
-            **overrides,  # type: ignore[arg-type]
-        )
+        values: dict[str, Any] = {
+            "temporal_namespace": client.namespace,
+            "samverkan_codec_token": CODEC_TOKEN,
+            # make_app's base URL, and the host of schemathesis's ASGI loader (tests/security)
+            "samverkan_gateway_allowed_hosts": "gateway.test,testserver",
+            **overrides,
+        }
+        settings = GatewaySettings(**values)
         return create_app(
             GatewayDeps(
                 consultations=Consultations(client=client, pool=pool),

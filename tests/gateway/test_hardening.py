@@ -151,3 +151,51 @@ async def test_unknown_property_names_are_counted_never_echoed(
             "type": "string_too_short",
         },
     ]
+
+
+async def test_a_host_header_the_gateway_does_not_serve_is_400_before_any_route(
+    stack: Stack,
+) -> None:
+    async with stack.make_app(samverkan_gateway_allowed_hosts="") as http:  # the default
+        evil = {"Host": "evil.example"}
+        listed = await http.get("/v1/consultations", headers={**stack.auth(Agency.CVE), **evil})
+        decoded = await http.post(
+            "/codec/decode", json={"payloads": []}, headers={**_codec_headers(stack), **evil}
+        )
+        served = [
+            await http.get("/v1/consultations", headers={**stack.auth(Agency.CVE), "Host": host})
+            for host in ("127.0.0.1:8250", "localhost:8250", "[::1]:8250", "LOCALHOST")
+        ]
+        web_ui = await http.post(
+            "/codec/decode",
+            json={"payloads": []},
+            headers={
+                **_codec_headers(stack),
+                "Host": "localhost:8250",
+                "Origin": "http://localhost:8233",
+            },
+        )
+        probe = await http.get("/healthz", headers={"Host": "10.42.0.17:8250"})  # a kubelet's
+
+    assert listed.status_code == decoded.status_code == 400
+    assert "X-Request-Id" not in listed.headers, "refused before the agency route ran"
+    assert [r.status_code for r in served] == [200, 200, 200, 200]
+    assert web_ui.status_code == 200
+    assert web_ui.headers["Access-Control-Allow-Origin"] == "http://localhost:8233"
+    assert probe.status_code == 200
+
+
+async def test_the_allowed_hosts_are_the_configured_host_or_the_setting(stack: Stack) -> None:
+    async def status(host: str, **settings: str) -> int:
+        async with stack.make_app(**settings) as http:
+            headers = {**stack.auth(Agency.CVE), "Host": host}
+            return (await http.get("/v1/consultations", headers=headers)).status_code
+
+    bound = {"samverkan_gateway_allowed_hosts": "", "samverkan_gateway_host": "gw.internal"}
+    listed = {"samverkan_gateway_allowed_hosts": "api.samverkan.example, *.region.example"}
+
+    assert await status("gw.internal:8250", **bound) == 200
+    assert await status("other.internal", **bound) == 400
+    assert await status("api.samverkan.example", **listed) == 200
+    assert await status("bup.region.example:443", **listed) == 200
+    assert await status("localhost", **listed) == 400, "the setting replaces the default"
