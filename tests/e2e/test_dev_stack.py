@@ -1,7 +1,9 @@
-"""`samverkan dev` as a newcomer runs it: up, reachable, stopped by one Ctrl-C, data kept."""
+"""`samverkan dev` as a newcomer runs it: up, reachable, stopped by one Ctrl-C, data kept
+(the workflow in Temporal, its events and sealed personal fields in PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -12,6 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import asyncpg
 import psutil
 import pytest
 
@@ -73,6 +76,38 @@ def _temporal(endpoints: dict[str, str], *args: str) -> str:
         check=True,
     )
     return result.stdout
+
+
+def _stored(database_url: str, case_id: str) -> tuple[list[tuple[int, str, str]], int]:
+    """The case's events in PostgreSQL (version, type, event id) and its vault row count."""
+
+    async def read() -> tuple[list[tuple[int, str, str]], int]:
+        connection = await asyncpg.connect(database_url)
+        try:
+            rows = await connection.fetch(
+                "SELECT version, type, event_id::text FROM events WHERE case_id = $1 "
+                "ORDER BY version",
+                case_id,
+            )
+            sealed: int = await connection.fetchval(
+                "SELECT count(*) FROM event_personal_data WHERE case_id = $1", case_id
+            )
+        finally:
+            await connection.close()
+        return [(r["version"], r["type"], r["event_id"]) for r in rows], sealed
+
+    return asyncio.run(read())
+
+
+def _wait_for_events(database_url: str, case_id: str) -> tuple[list[tuple[int, str, str]], int]:
+    """The case's stored events once the worker has recorded its opening (within 60 s)."""
+    deadline = time.monotonic() + 60
+    while True:
+        events, sealed = _stored(database_url, case_id)
+        if any(kind == "ReportReceived" for _, kind, _ in events):
+            return events, sealed
+        assert time.monotonic() < deadline, f"no events of {case_id} in PostgreSQL"
+        time.sleep(0.5)
 
 
 def _stop(process: subprocess.Popen[str]) -> tuple[int, list[int]]:
@@ -146,6 +181,7 @@ def test_dev_stack_comes_up_serves_the_ui_stops_cleanly_and_keeps_its_data(
                 }
             ),
         )
+        recorded, sealed = _wait_for_events(endpoints["database_url"], "KEEP-1")
     finally:
         code, survivors = _stop(process)
     assert code == 0
@@ -158,9 +194,13 @@ def test_dev_stack_comes_up_serves_the_ui_stops_cleanly_and_keeps_its_data(
         endpoints = _wait_until_up(again, data_dir)
         listed = _temporal(endpoints, "workflow", "list")
         assert "case-KEEP-1" in listed
+        kept, kept_sealed = _stored(endpoints["database_url"], "KEEP-1")
     finally:
         code, survivors = _stop(again)
     assert code == 0 and survivors == []
+    assert sealed > 0  # the report's subject and summary, sealed in the vault
+    assert kept[: len(recorded)] == recorded  # every event recorded before the restart
+    assert kept_sealed >= sealed
 
 
 def test_taken_port_is_one_clear_sentence_and_a_non_zero_exit(tmp_path: Path) -> None:
