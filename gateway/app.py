@@ -10,7 +10,9 @@ validator, asks the workflow's ``status`` first (`Consultations.check_owner`). R
 and audit rows never carry request text.
 
 Round trips of an answer with an Idempotency-Key: the key lookup (PostgreSQL) when a key is
-given, the update (Temporal), the result and audit row (PostgreSQL); plus authentication.
+given, the case's data-key row (PostgreSQL: an unknown case must not get a key, see
+`gateway.consultations`), the update (Temporal), the result and audit row (PostgreSQL); plus
+authentication.
 """
 
 from __future__ import annotations

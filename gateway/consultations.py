@@ -9,6 +9,13 @@ to Temporal. Only when the workflow has ended (the server refuses the update) do
 `Consultations.update` ask the ``status`` query, and it tells the outcome only to the
 consultation's own agency. New information is the case workflow's ``add_information``
 signal, which has no validator: `check_owner` asks the ``status`` query first.
+
+Encrypting an update's argument takes the case's data key, and the codec *creates* a case's
+key on first use (`infra.keys.CaseKeys.for_scope`). So before an update, `update` reads the
+case's ``data_keys`` row (one PostgreSQL round trip, nothing created): with a key the case
+exists and the update goes ahead (its validator checks the agency); without one, only the
+``status`` query of a consultation that exists and is the caller's lets it go ahead (a case
+from before encryption), so a made-up id never gets a key row.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cases import Agency
 from cases.ids import parse_workflow_id
+from infra.keys import PostgresDataKeyStore, scope_for_workflow_id
 
 
 class ConsultationNotFound(Exception):
@@ -56,6 +64,16 @@ class Consultations:
     def __init__(self, *, client: Client, pool: asyncpg.Pool) -> None:
         self._client = client
         self._pool = pool
+        self._keys = PostgresDataKeyStore(pool)  # read only: rows are created by the codec
+
+    async def _before_encrypting(self, consultation_id: str, agency: Agency) -> None:
+        """Raise `ConsultationNotFound` unless encrypting for this consultation's case cannot
+        create a data key for a case that does not exist (see the module docstring)."""
+        case_workflow_id(consultation_id)  # a consultation id, or ConsultationNotFound
+        scope = scope_for_workflow_id(consultation_id)  # the scope the codec encrypts with
+        stored = await self._keys.by_scope(scope) if scope else None
+        if stored is None:
+            await self.check_owner(consultation_id, agency)
 
     async def check_owner(self, consultation_id: str, agency: Agency) -> None:
         """Raise `ConsultationNotFound` unless the consultation exists and is ``agency``'s."""
@@ -85,7 +103,7 @@ class Consultations:
             Refused: the validator rejected it. ConsultationNotFound: no such workflow, or
                 another agency's (never told apart).
         """
-        case_workflow_id(consultation_id)
+        await self._before_encrypting(consultation_id, agency)
         handle = self._client.get_workflow_handle(consultation_id)
         try:
             result = await handle.execute_update(name, command, id=update_id, result_type=str)

@@ -5,14 +5,17 @@ unknown property names, and a trusted-host check."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from cases import Agency
 from gateway.config import GatewaySettings
 from tests.gateway.conftest import CODEC_TOKEN, Stack
+from tests.gateway.probe import ProbeCase, ProbeConsultation, ProbeConsultationInput
 
 CHUNK = b"x" * (64 * 1024)
 ONE_CHUNK = len(CHUNK)
@@ -199,3 +202,71 @@ async def test_the_allowed_hosts_are_the_configured_host_or_the_setting(stack: S
     assert await status("api.samverkan.example", **listed) == 200
     assert await status("bup.region.example:443", **listed) == 200
     assert await status("localhost", **listed) == 400, "the setting replaces the default"
+
+
+BODIES = {
+    "acknowledge": {},
+    "answer": {"answer": "a"},
+    "decline": {"reason": "r"},
+    "information": {"information": "i"},
+}
+
+
+@pytest.mark.parametrize("route", list(BODIES))
+async def test_a_made_up_consultation_is_404_and_gets_no_data_key(
+    stack: Stack, http: httpx.AsyncClient, route: str
+) -> None:
+    case_number = f"2025-madeup{uuid.uuid4().hex[:8]}"
+
+    response = await http.post(
+        f"/v1/consultations/case-{case_number}:consultation-1/{route}",
+        json=BODIES[route],
+        headers=stack.auth(Agency.POLICE),
+    )
+
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
+    keys = await stack.pool.fetchval(
+        "SELECT count(*) FROM data_keys WHERE scope = $1", f"case-{case_number}"
+    )
+    assert keys == 0
+
+
+async def test_an_unknown_consultation_of_a_known_case_gets_no_new_key_either(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    handle = await stack.consultation(Agency.POLICE)
+    case_id = handle.id.split(":", 1)[0]
+    before = await stack.pool.fetch("SELECT key_id FROM data_keys WHERE scope = $1", case_id)
+
+    response = await http.post(
+        f"/v1/consultations/{case_id}:consultation-9/answer",
+        json={"answer": "a"},
+        headers=stack.auth(Agency.POLICE),
+    )
+
+    assert response.status_code == 404
+    after = await stack.pool.fetch("SELECT key_id FROM data_keys WHERE scope = $1", case_id)
+    assert after == before and len(before) == 1
+
+
+async def test_a_case_without_a_key_yet_is_served_to_its_own_agency_only(
+    stack: Stack, http: httpx.AsyncClient, time_skipping_env: WorkflowEnvironment
+) -> None:
+    plain = time_skipping_env.client  # no codec: no data key row yet (a pre-encryption case)
+    case_id = f"case-2025-plain{uuid.uuid4().hex[:8]}"
+    await plain.start_workflow(ProbeCase.run, id=case_id, task_queue=stack.task_queue)
+    handle = await plain.start_workflow(
+        ProbeConsultation.run,
+        ProbeConsultationInput(agency=Agency.BUP.value),
+        id=f"{case_id}:consultation-1",
+        task_queue=stack.task_queue,
+    )
+    url = f"/v1/consultations/{handle.id}/acknowledge"
+
+    foreign = await http.post(url, headers=stack.auth(Agency.SCHOOL))
+    own = await http.post(url, headers=stack.auth(Agency.BUP))
+
+    assert foreign.status_code == 404
+    assert own.status_code == 200 and own.json()["result"] == "acknowledged"
+    status = await stack.client.get_workflow_handle(handle.id).query("status", result_type=dict)
+    assert status["updates"] == 1
