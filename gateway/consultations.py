@@ -16,6 +16,11 @@ case's ``data_keys`` row (one PostgreSQL round trip, nothing created): with a ke
 exists and the update goes ahead (its validator checks the agency); without one, only the
 ``status`` query of a consultation that exists and is the caller's lets it go ahead (a case
 from before encryption), so a made-up id never gets a key row.
+
+A shredded case (its row a tombstone) is `ConsultationNotFound`, exactly like an unknown one,
+before anything is sent: the row is read from the database each time, because this
+process may still hold the key in its cache when another process shredded it. A key
+shredded between that read and the call (the codec raises `KeyDestroyed`) is the same.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cases import Agency
 from cases.ids import parse_workflow_id
-from infra.keys import PostgresDataKeyStore, scope_for_workflow_id
+from infra.keys import KeyDestroyed, PostgresDataKeyStore, StoredKey, scope_for_workflow_id
 
 
 class ConsultationNotFound(Exception):
@@ -66,18 +71,23 @@ class Consultations:
         self._pool = pool
         self._keys = PostgresDataKeyStore(pool)  # read only: rows are created by the codec
 
-    async def _before_encrypting(self, consultation_id: str, agency: Agency) -> None:
-        """Raise `ConsultationNotFound` unless encrypting for this consultation's case cannot
-        create a data key for a case that does not exist (see the module docstring)."""
+    async def _case_key(self, consultation_id: str) -> StoredKey | None:
+        """The case's data-key row (``None``: none yet); `ConsultationNotFound` for a
+        malformed id or a shredded case."""
         case_workflow_id(consultation_id)  # a consultation id, or ConsultationNotFound
         scope = scope_for_workflow_id(consultation_id)  # the scope the codec encrypts with
         stored = await self._keys.by_scope(scope) if scope else None
-        if stored is None:
-            await self.check_owner(consultation_id, agency)
+        if stored is not None and stored.wrapped is None:
+            raise ConsultationNotFound  # shredded: answered exactly like an unknown case
+        return stored
 
     async def check_owner(self, consultation_id: str, agency: Agency) -> None:
-        """Raise `ConsultationNotFound` unless the consultation exists and is ``agency``'s."""
-        case_workflow_id(consultation_id)
+        """Raise `ConsultationNotFound` unless the consultation exists, is ``agency``'s and
+        its case was not shredded."""
+        await self._case_key(consultation_id)
+        await self._owned(consultation_id, agency)
+
+    async def _owned(self, consultation_id: str, agency: Agency) -> None:
         handle = self._client.get_workflow_handle(consultation_id)
         try:
             status = await handle.query("status", result_type=dict)
@@ -85,6 +95,8 @@ class Consultations:
             if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 raise ConsultationNotFound from None
             raise
+        except KeyDestroyed:
+            raise ConsultationNotFound from None
         if not isinstance(status, dict) or status.get("agency") != agency.value:
             raise ConsultationNotFound
 
@@ -103,10 +115,13 @@ class Consultations:
             Refused: the validator rejected it. ConsultationNotFound: no such workflow, or
                 another agency's (never told apart).
         """
-        await self._before_encrypting(consultation_id, agency)
+        if await self._case_key(consultation_id) is None:
+            await self._owned(consultation_id, agency)  # encrypting would create the key
         handle = self._client.get_workflow_handle(consultation_id)
         try:
             result = await handle.execute_update(name, command, id=update_id, result_type=str)
+        except KeyDestroyed:
+            raise ConsultationNotFound from None
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             if isinstance(cause, ApplicationError) and cause.type == "Rejected":
@@ -127,7 +142,7 @@ class Consultations:
             status = await self._client.get_workflow_handle(consultation_id).query(
                 "status", result_type=dict
             )
-        except RPCError:
+        except (RPCError, KeyDestroyed):
             return ConsultationNotFound()
         if not isinstance(status, dict) or status.get("agency") != agency.value:
             return ConsultationNotFound()  # another agency's: it must not learn the outcome
@@ -143,6 +158,8 @@ class Consultations:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise ConsultationNotFound from None
             raise
+        except KeyDestroyed:
+            raise ConsultationNotFound from None
 
     async def open_for(self, agency: Agency) -> list[dict[str, Any]]:
         """The agency's open consultations from the projection: ids, status, basis, dates."""

@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cases import Agency
 from gateway.config import GatewaySettings
+from infra.keys import CaseKeys, PostgresDataKeyStore, scope_for_workflow_id
 from tests.gateway.conftest import CODEC_TOKEN, Stack
 from tests.gateway.probe import ProbeCase, ProbeConsultation, ProbeConsultationInput
 
@@ -270,3 +271,41 @@ async def test_a_case_without_a_key_yet_is_served_to_its_own_agency_only(
     assert own.status_code == 200 and own.json()["result"] == "acknowledged"
     status = await stack.client.get_workflow_handle(handle.id).query("status", result_type=dict)
     assert status["updates"] == 1
+
+
+def _without_request_id(response: httpx.Response) -> tuple[int, dict[str, object], set[str]]:
+    body = {k: v for k, v in response.json().items() if k != "request_id"}
+    return response.status_code, body, set(response.headers) - {"x-request-id"}
+
+
+@pytest.mark.parametrize("shredder", ["this process", "another process"])
+@pytest.mark.parametrize("route", list(BODIES))
+async def test_a_shredded_case_answers_exactly_like_an_unknown_consultation(
+    stack: Stack, http: httpx.AsyncClient, route: str, shredder: str
+) -> None:
+    handle = await stack.consultation(Agency.SSPF)
+    url = f"/v1/consultations/{handle.id}/{route}"
+    warm = await http.post(
+        f"/v1/consultations/{handle.id}/information",
+        json={"information": "i"},
+        headers=stack.auth(Agency.SSPF),
+    )
+    assert warm.status_code == 202  # the gateway's key cache holds the case's key now
+    scope = scope_for_workflow_id(handle.id) or ""
+    if shredder == "this process":
+        await stack.codec.keys.shred(scope)
+    else:  # `samverkan keys shred` elsewhere: this process's cached key is still warm
+        other = CaseKeys(
+            master_keys=stack.codec.keys.master_keys, store=PostgresDataKeyStore(stack.pool)
+        )
+        await other.shred(scope)
+
+    shredded = await http.post(url, json=BODIES[route], headers=stack.auth(Agency.SSPF))
+    unknown = await http.post(
+        f"/v1/consultations/case-2025-nothere{uuid.uuid4().hex[:6]}:consultation-1/{route}",
+        json=BODIES[route],
+        headers=stack.auth(Agency.SSPF),
+    )
+
+    assert _without_request_id(shredded) == _without_request_id(unknown)
+    assert shredded.status_code == 404
