@@ -199,6 +199,11 @@ class _AgencyCall:
             raise _Stop(422, "invalid_body", fields=_fields(exc, model)) from None
 
 
+def _address(request: Request) -> str:
+    """The client's address (the proxy's, unless uvicorn trusts its forwarded headers)."""
+    return request.client.host if request.client else "-"
+
+
 class _TrustedHosts:
     """Starlette's `TrustedHostMiddleware` (400 for another Host header), except ``/healthz``:
     health probes call by address (a kubelet sends the pod's IP) and it tells nothing."""
@@ -221,6 +226,10 @@ def create_app(deps: GatewayDeps) -> Starlette:
         per_minute=settings.samverkan_gateway_rate_per_minute,
         burst=settings.samverkan_gateway_burst,
     )
+    failures = RateLimiter(  # failed authentications per client address, /v1 and /codec
+        per_minute=settings.samverkan_gateway_auth_failures_per_minute,
+        burst=settings.samverkan_gateway_auth_failure_burst,
+    )
     document = openapi_document()
 
     def agency_route(path: str, method: str, route_name: str, handler: Handler) -> Route:
@@ -234,7 +243,20 @@ def create_app(deps: GatewayDeps) -> Starlette:
             agency: Agency | None = None
             headers: dict[str, str] = {"X-Request-Id": call.request_id}
             try:
-                agency = await call.authenticate(request)
+                try:
+                    agency = await call.authenticate(request)
+                except _Stop as stop:
+                    # Only failures count, and a valid key is served from any address: an
+                    # agency behind the same proxy or NAT as a failing client is never locked
+                    # out (a 256-bit key cannot be guessed; the 429 tells the client to stop).
+                    if stop.status == 401 and (wait := failures.take(f"v1 {_address(request)}")):
+                        raise _Stop(
+                            429,
+                            "rate_limited",
+                            code="authentication_failures",
+                            headers={"Retry-After": str(int(wait) + 1)},
+                        ) from None
+                    raise
                 if malformed:
                     raise _Stop(404, "not_found")
                 wait = limiter.take(agency.value)
@@ -258,7 +280,7 @@ def create_app(deps: GatewayDeps) -> Starlette:
                 agency=agency.value if agency else None,
                 method=method,
                 route=route_name,
-                consultation_id=consultation_id if status != 401 else None,
+                consultation_id=consultation_id if agency is not None else None,
                 status=status,
                 outcome=call.outcome,
                 request_id=call.request_id,
@@ -403,7 +425,7 @@ def create_app(deps: GatewayDeps) -> Starlette:
         ),
     ]
     if deps.codec is not None:
-        routes.extend(codec_routes(deps.codec, settings))
+        routes.extend(codec_routes(deps.codec, settings, failures))
     return Starlette(
         routes=routes,
         middleware=[Middleware(_TrustedHosts, allowed_hosts=settings.allowed_hosts())],

@@ -26,6 +26,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 
 from gateway.bodies import BodyTooLarge, read_body
 from gateway.config import GatewaySettings
+from gateway.ratelimit import RateLimiter
 from infra.codec import EncryptionCodec, PayloadDecryptionError, PayloadKeyShredded
 from infra.keys import KeyError_
 
@@ -47,8 +48,18 @@ def _cors(request: Request, settings: GatewaySettings) -> dict[str, str]:
     }
 
 
-def codec_routes(codec: EncryptionCodec, settings: GatewaySettings) -> list[Route]:
-    """The two codec routes, served with ``codec``'s keys."""
+def codec_routes(
+    codec: EncryptionCodec, settings: GatewaySettings, failures: RateLimiter
+) -> list[Route]:
+    """The two codec routes, served with ``codec``'s keys; ``failures`` limits wrong tokens
+    per client address."""
+
+    def locked_out(wait: float, cors: dict[str, str]) -> Response:
+        return JSONResponse(
+            {"error": "rate_limited", "code": "authentication_failures"},
+            status_code=429,
+            headers={**cors, "Retry-After": str(int(wait) + 1)},
+        )
 
     async def handle(request: Request) -> Response:
         cors = _cors(request, settings)
@@ -56,8 +67,15 @@ def codec_routes(codec: EncryptionCodec, settings: GatewaySettings) -> list[Rout
             return Response(status_code=204, headers=cors)
         token = settings.samverkan_codec_token
         if token:
+            # The token is an operator's choice and may be guessable: an address that failed
+            # too often gets no answer about any token until its bucket refills.
+            address = f"codec {request.client.host if request.client else '-'}"
+            if (wait := failures.wait(address)) > 0:
+                return locked_out(wait, cors)
             given = request.headers.get("authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                if (wait := failures.take(address)) > 0:
+                    return locked_out(wait, cors)
                 return JSONResponse(
                     {"error": "unauthenticated"},
                     status_code=401,

@@ -28,6 +28,10 @@ class GatewaySettings(BaseSettings):
     #: Sustained calls per minute per agency, and the burst allowed on top (429 beyond).
     samverkan_gateway_rate_per_minute: float = 120.0
     samverkan_gateway_burst: int = 30
+    #: Failed authentications (401) per client address: sustained per minute and the burst
+    #: on top; beyond, 429 + Retry-After (on /v1 for failures only; on /codec for any call).
+    samverkan_gateway_auth_failures_per_minute: float = 10.0
+    samverkan_gateway_auth_failure_burst: int = 20
     #: Deployment option (mTLS at a proxy): the header in which a trusted TLS-terminating proxy
     #: puts the verified client certificate's agency name. Unset: API keys only.
     samverkan_gateway_identity_header: str | None = None

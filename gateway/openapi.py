@@ -42,7 +42,10 @@ def _error(description: str) -> dict[str, Any]:
 _COMMON_ERRORS = {
     "401": _error("Missing, unknown or revoked API key."),
     "413": _error("Body larger than the limit."),
-    "429": _error("Rate limit of this agency exceeded; see Retry-After."),
+    "429": _error(
+        "Rate limit of this agency exceeded, or (code authentication_failures) too many "
+        "failed authentications from this client address; see Retry-After."
+    ),
     "503": _error("Temporal or the database is unavailable; retry with the same Idempotency-Key."),
 }
 

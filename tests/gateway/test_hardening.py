@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cases import Agency
 from gateway.config import GatewaySettings
+from gateway.ratelimit import RateLimiter
 from infra.keys import CaseKeys, PostgresDataKeyStore, scope_for_workflow_id
 from tests.gateway.conftest import CODEC_TOKEN, Stack
 from tests.gateway.probe import ProbeCase, ProbeConsultation, ProbeConsultationInput
@@ -309,3 +310,70 @@ async def test_a_shredded_case_answers_exactly_like_an_unknown_consultation(
 
     assert _without_request_id(shredded) == _without_request_id(unknown)
     assert shredded.status_code == 404
+
+
+def _client_at(app: object, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url="http://gateway.test")
+
+
+async def test_repeated_failed_logins_from_one_address_are_429_other_callers_unaffected(
+    stack: Stack,
+) -> None:
+    app = stack.make_asgi(
+        samverkan_gateway_auth_failure_burst=3, samverkan_gateway_auth_failures_per_minute=1
+    )
+    wrong = {"Authorization": "Bearer svk_police_not-a-key"}
+    async with _client_at(app, "203.0.113.7") as prober, _client_at(app, "198.51.100.2") as other:
+        failures = [(await prober.get("/v1/consultations", headers=wrong)) for _ in range(4)]
+        no_header = await prober.get("/v1/consultations")
+        agency_there = await prober.get("/v1/consultations", headers=stack.auth(Agency.POLICE))
+        elsewhere_wrong = await other.get("/v1/consultations", headers=wrong)
+        elsewhere_agency = await other.get("/v1/consultations", headers=stack.auth(Agency.SAPO))
+
+    assert [r.status_code for r in failures] == [401, 401, 401, 429]
+    limited = failures[-1]
+    assert limited.json()["error"] == "rate_limited"
+    assert limited.json()["code"] == "authentication_failures"
+    assert 1 <= int(limited.headers["Retry-After"]) <= 61
+    assert no_header.status_code == 429
+    assert agency_there.status_code == 200, "a valid key is served even from that address"
+    assert elsewhere_wrong.status_code == 401 and elsewhere_agency.status_code == 200
+    row = await stack.pool.fetchrow(
+        "SELECT agency, status, outcome FROM gateway_audit WHERE request_id = $1",
+        limited.headers["X-Request-Id"],
+    )
+    assert tuple(row or ()) == (None, 429, "authentication_failures")
+
+
+async def test_repeated_wrong_codec_tokens_lock_that_address_out_for_a_while(
+    stack: Stack,
+) -> None:
+    app = stack.make_asgi(
+        samverkan_gateway_auth_failure_burst=3, samverkan_gateway_auth_failures_per_minute=1
+    )
+    good = _codec_headers(stack)
+    bad = {**good, "Authorization": "Bearer guess"}
+    async with _client_at(app, "203.0.113.9") as prober, _client_at(app, "192.0.2.4") as operator:
+        guesses = [
+            (await prober.post("/codec/decode", json={"payloads": []}, headers=bad)).status_code
+            for _ in range(4)
+        ]
+        right_guess = await prober.post("/codec/decode", json={"payloads": []}, headers=good)
+        operator_call = await operator.post("/codec/decode", json={"payloads": []}, headers=good)
+
+    assert guesses == [401, 401, 401, 429]
+    assert right_guess.status_code == 429, "a guessable token: no answer while locked out"
+    assert int(right_guess.headers["Retry-After"]) >= 1
+    assert operator_call.status_code == 200
+
+
+def test_the_limiter_keeps_a_bounded_number_of_buckets() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=1, burst=1, clock=lambda: now[0], max_keys=2)
+
+    assert limiter.take("a") == 0.0 and limiter.take("a") > 0 and limiter.wait("a") > 0
+    limiter.take("b")
+    limiter.take("c")  # "a" is the least recently used of three: forgotten
+
+    assert limiter.wait("a") == 0.0 and limiter.wait("c") > 0
