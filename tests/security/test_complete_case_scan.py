@@ -497,7 +497,7 @@ async def test_after_shredding_nothing_decodes_and_the_audit_trail_still_reads(
     # for up to its 60 s TTL, docs/security.md).
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=_gateway_app(local_env.client, run.pool, master)),
-        base_url="http://gateway.test",
+        base_url="http://127.0.0.1",  # a loopback name: the gateway's trusted-host check
     ) as fresh:
         body = json_format.MessageToJson(Payloads(payloads=encrypted))
         decoded = await fresh.post(
