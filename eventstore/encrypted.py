@@ -16,9 +16,21 @@ After crypto-shredding (`infra.keys.CaseKeys.shred`) the vault rows no longer de
 the case reads with its markers: the non-personal audit trail (types, times, actors, deadlines,
 disclosures without content) stays readable.
 
-Write order: the events first, then the vault rows (``ON CONFLICT DO NOTHING``). A crash in
-between leaves the event with its marker; the activity's retry finds the batch recorded and
-writes the missing vault rows, so nothing is lost.
+Writing, so that a crash or a failure at any step leaves either nothing readable or the
+events with every personal field:
+
+- `PostgresEventStore` with a `PostgresPersonalDataVault` on the same pool (the worker's
+  composition): the vault rows go into the same statement or transaction as the events
+  (`PostgresEventStore.append` with ``sealed``). A retry of a recorded batch writes any
+  vault row its events lack (rows already there are kept), which completes events recorded
+  by the older write order (events, then the vault, outside their transaction).
+- any other pair (the in-memory store, a vault elsewhere): the vault rows first, then the
+  events. A crash in between leaves sealed rows of events that were never recorded, which
+  nothing reads (and which the case's key shreds with the rest); the retry keeps those
+  rows (same content: the same batch) and records the events.
+
+Nothing here logs or raises with a field's value: the stores below see only markers and
+ciphertext, and their errors name the case and versions.
 """
 
 from __future__ import annotations
@@ -27,7 +39,6 @@ import json
 import logging
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -37,7 +48,25 @@ from cases import Envelope, Subject
 from cases.envelope import event_types
 from infra.keys import KeyDestroyed
 
-from .store import AppendResult, EventStore, RecordedEvent, check_batch, check_readable
+from .postgres import PostgresEventStore
+from .store import (
+    AppendResult,
+    EventStore,
+    RecordedEvent,
+    SealedField,
+    check_batch,
+    check_readable,
+)
+
+__all__ = [
+    "PLACEHOLDERS",
+    "REDACTED",
+    "EncryptingEventStore",
+    "InMemoryPersonalDataVault",
+    "PersonalDataVault",
+    "PostgresPersonalDataVault",
+    "SealedField",
+]
 
 REDACTED = "[redacted]"
 #: The marker of a personal field whose value is a structured model.
@@ -51,17 +80,6 @@ PLACEHOLDERS: dict[type[Any], dict[str, Any]] = {
 _NONCE = 12
 _SHREDDED = object()
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class SealedField:
-    """One personal field of one event, encrypted."""
-
-    event_id: UUID
-    field: str
-    case_id: str
-    key_id: str
-    ciphertext: bytes
 
 
 class PersonalDataVault(Protocol):
@@ -81,6 +99,11 @@ class PostgresPersonalDataVault:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The asyncpg pool the vault runs on."""
+        return self._pool
 
     async def put(self, fields: Sequence[SealedField]) -> None:
         """Store ``fields`` unless stored already."""
@@ -138,6 +161,18 @@ class _Keys(Protocol):
         ...
 
 
+def _one_transaction(inner: EventStore, vault: PersonalDataVault) -> PostgresEventStore | None:
+    """The store that can write the vault's rows in the events' own transaction: a
+    `PostgresEventStore` and a `PostgresPersonalDataVault` on the same pool."""
+    if (
+        isinstance(inner, PostgresEventStore)
+        and isinstance(vault, PostgresPersonalDataVault)
+        and inner.pool is vault.pool
+    ):
+        return inner
+    return None
+
+
 def _placeholder(event_type: str, field: str) -> Any:
     cls = event_types()[event_type]
     annotation = cls.model_fields[field].annotation
@@ -174,6 +209,7 @@ class EncryptingEventStore:
         self._keys = keys
         self._vault = vault
         self._scope = scope_of_case or (lambda case_id: f"case-{case_id}")
+        self._together = _one_transaction(inner, vault)
 
     @property
     def inner(self) -> EventStore:
@@ -188,7 +224,8 @@ class EncryptingEventStore:
         *,
         validated: bool = False,
     ) -> AppendResult:
-        """Validate the plain batch, store it redacted, then its sealed personal fields.
+        """Validate the plain batch and store it redacted with its sealed personal fields:
+        in one transaction on PostgreSQL, else the fields first (module docstring).
 
         Each envelope is read as a domain event once: the plain batch here, and of the
         redacted batch only the envelopes whose fields were replaced by markers; the inner
@@ -224,9 +261,12 @@ class EncryptingEventStore:
             redacted.append(envelope.model_copy(update={"data": data}))
             changed.append(redacted[-1])
         check_readable(case_id, changed)  # the markers must read as valid events too
-        result = await self._inner.append(case_id, expected_version, redacted, validated=True)
-        await self._vault.put(sealed)
-        return result
+        if self._together is not None:
+            return await self._together.append(
+                case_id, expected_version, redacted, validated=True, sealed=sealed
+            )
+        await self._vault.put(sealed)  # first: until the events are recorded nothing reads it
+        return await self._inner.append(case_id, expected_version, redacted, validated=True)
 
     async def _open(self, envelopes: list[Envelope]) -> list[Envelope]:
         sealed = await self._vault.get([e.event_id for e in envelopes if _personal(e)])

@@ -22,6 +22,16 @@ Appends
     ``validated=True`` skips only that reading, for a caller that has just done it
     (`EncryptingEventStore`), never the structural checks.
 
+Sealed personal fields
+    `EncryptingEventStore` hands an append the batch's sealed personal fields (``sealed``);
+    they go into ``event_personal_data`` in the same statement as the events (a group with
+    any sealed field runs `_APPEND_GROUP_SEALED`, whose second insert writes the fields of
+    the batches it inserted) or in the careful path's transaction. So a crash or a failure
+    at any point leaves either nothing or the events with every personal field. A retry
+    of a recorded batch writes whichever of its fields are missing (``ON CONFLICT DO
+    NOTHING``): events recorded before their fields rode along (the vault was written after
+    the events, and a crash in between lost it) get them back from the retry.
+
 Gap-free global order: the append lock
     A reader that keeps a checkpoint by ``position`` must never see position n+1 before
     position n commits, or it skips n for ever. With a plain identity column that happens:
@@ -63,6 +73,8 @@ import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -70,8 +82,8 @@ from pydantic_core import to_json
 
 from cases import Envelope
 
-from .errors import WrongExpectedVersion
-from .store import AppendResult, RecordedEvent, check_batch, resolve_retry
+from .errors import InvalidAppend, WrongExpectedVersion
+from .store import AppendResult, RecordedEvent, SealedField, check_batch, resolve_retry
 
 NOTIFY_CHANNEL = "samverkan_events"
 
@@ -92,6 +104,18 @@ FROM jsonb_to_recordset($2::jsonb) AS e(event_id uuid, version int, type text,
 ORDER BY e.version
 RETURNING position, version
 """
+# The sealed personal fields of a batch's events (each row's ``sealed`` array, ciphertext in
+# hex), written beside the events: rows already there are kept, so a retry writes only what
+# is missing.
+_INSERT_SEALED = """
+INSERT INTO event_personal_data (event_id, field, case_id, key_id, ciphertext)
+SELECT e.event_id, s.field, $1, s.key_id, decode(s.ciphertext, 'hex')
+FROM jsonb_to_recordset($2::jsonb) AS e(event_id uuid, sealed jsonb)
+CROSS JOIN LATERAL jsonb_to_recordset(e.sealed) AS s(field text, key_id text, ciphertext text)
+ON CONFLICT DO NOTHING
+"""
+
+
 # The fast path: the batches of one or more appends (each of another case) inserted in one
 # autocommit statement, each only if its case is at its ``expected`` version (one append lock,
 # one commit for the group); answers with each inserted case's positions in version order.
@@ -113,6 +137,37 @@ appended AS (
     FROM batch e JOIN ready USING (case_id)
     ORDER BY e.case_id, e.version
     RETURNING case_id, position, version
+)
+SELECT case_id, array_agg(position ORDER BY version) AS positions FROM appended GROUP BY case_id
+"""
+# `_APPEND_GROUP` for a group with sealed personal fields: the same statement inserts the
+# fields of the batches it inserts (``vaulted``), so they are written with their events or
+# not at all.
+_APPEND_GROUP_SEALED = """
+WITH batch AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS e(case_id text, expected int, event_id uuid,
+        version int, type text, schema_version int, occurred_at timestamptz, actor text,
+        data jsonb, sealed jsonb)
+),
+ready AS MATERIALIZED (
+    SELECT c.case_id FROM (SELECT DISTINCT case_id, expected FROM batch) AS c
+    WHERE (SELECT coalesce(max(v.version), 0) FROM events v WHERE v.case_id = c.case_id)
+        = c.expected
+),
+appended AS (
+    INSERT INTO events (event_id, case_id, version, type, schema_version, occurred_at, actor, data)
+    SELECT e.event_id, e.case_id, e.version, e.type, e.schema_version, e.occurred_at, e.actor,
+        e.data
+    FROM batch e JOIN ready USING (case_id)
+    ORDER BY e.case_id, e.version
+    RETURNING case_id, position, version
+),
+vaulted AS (
+    INSERT INTO event_personal_data (event_id, field, case_id, key_id, ciphertext)
+    SELECT e.event_id, s.field, e.case_id, s.key_id, decode(s.ciphertext, 'hex')
+    FROM batch e JOIN ready USING (case_id)
+    CROSS JOIN LATERAL jsonb_to_recordset(e.sealed) AS s(field text, key_id text, ciphertext text)
+    ON CONFLICT DO NOTHING
 )
 SELECT case_id, array_agg(position ORDER BY version) AS positions FROM appended GROUP BY case_id
 """
@@ -142,27 +197,51 @@ def recorded_from_row(row: asyncpg.Record) -> RecordedEvent:
     )
 
 
-def _batch_json(case_id: str, expected_version: int, envelopes: Sequence[Envelope]) -> str:
-    """The batch as a JSON array of rows, the form `_INSERT` and `_APPEND_GROUP` read, built
-    by pydantic-core in one call (far cheaper than one array parameter per column). NaN and
+def _sealed_by_event(
+    case_id: str, envelopes: Sequence[Envelope], sealed: Sequence[SealedField]
+) -> dict[UUID, list[dict[str, str]]]:
+    """Each event's sealed fields as rows of its ``sealed`` array; refuses a field of another
+    case or of an event not in the batch (it would be dropped without a word)."""
+    ids = {e.event_id for e in envelopes}
+    by_event: dict[UUID, list[dict[str, str]]] = {}
+    for f in sealed:
+        if f.case_id != case_id or f.event_id not in ids:
+            raise InvalidAppend(f"case {case_id}: a sealed field names no event of the batch")
+        by_event.setdefault(f.event_id, []).append(
+            {"field": f.field, "key_id": f.key_id, "ciphertext": f.ciphertext.hex()}
+        )
+    return by_event
+
+
+def _batch_json(
+    case_id: str,
+    expected_version: int,
+    envelopes: Sequence[Envelope],
+    sealed: dict[UUID, list[dict[str, str]]] | None = None,
+) -> str:
+    """The batch as a JSON array of rows, the form `_INSERT`, `_INSERT_SEALED` and the group
+    statements read, built by pydantic-core in one call (far cheaper than one array
+    parameter per column); an event with sealed fields carries them as ``sealed``. NaN and
     infinities stay JSON constants, which ``jsonb`` refuses, as it refused them before."""
-    return to_json(
-        [
-            {
-                "case_id": case_id,
-                "expected": expected_version,
-                "event_id": e.event_id,
-                "version": e.version,
-                "type": e.type,
-                "schema_version": e.schema_version,
-                "occurred_at": e.occurred_at,
-                "actor": e.actor,
-                "data": e.data,
-            }
-            for e in envelopes
-        ],
-        inf_nan_mode="constants",
-    ).decode()
+    rows: list[dict[str, Any]] = [
+        {
+            "case_id": case_id,
+            "expected": expected_version,
+            "event_id": e.event_id,
+            "version": e.version,
+            "type": e.type,
+            "schema_version": e.schema_version,
+            "occurred_at": e.occurred_at,
+            "actor": e.actor,
+            "data": e.data,
+        }
+        for e in envelopes
+    ]
+    if sealed:
+        for row in rows:
+            if (fields := sealed.get(row["event_id"])) is not None:
+                row["sealed"] = fields
+    return to_json(rows, inf_nan_mode="constants").decode()
 
 
 @dataclass(slots=True)
@@ -171,6 +250,7 @@ class _Queued:
 
     case_id: str
     batch: str
+    sealed: bool
     done: asyncio.Future[tuple[int, ...] | None]
 
 
@@ -221,17 +301,23 @@ class PostgresEventStore:
         envelopes: Sequence[Envelope],
         *,
         validated: bool = False,
+        sealed: Sequence[SealedField] = (),
     ) -> AppendResult:
         """Append ``envelopes`` to a case at ``expected_version``; see `EventStore.append`.
 
         One round trip, shared with the other appends under way (module docstring), when
         the case is at ``expected_version`` and the event ids are new; a retry or a conflict
-        takes the careful path.
+        takes the careful path. ``sealed``: personal fields of these events, written to
+        ``event_personal_data`` with them (a retry writes those missing).
+
+        Raises:
+            InvalidAppend: also for a sealed field of another case or event.
         """
         check_batch(case_id, expected_version, envelopes, read_events=not validated)
         envelopes = list(envelopes)
-        batch = _batch_json(case_id, expected_version, envelopes)
-        queued = _Queued(case_id, batch, asyncio.get_running_loop().create_future())
+        fields = _sealed_by_event(case_id, envelopes, sealed)
+        batch = _batch_json(case_id, expected_version, envelopes, fields)
+        queued = _Queued(case_id, batch, bool(fields), asyncio.get_running_loop().create_future())
         self._queue.append(queued)
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
@@ -241,7 +327,9 @@ class PostgresEventStore:
                 case_id=case_id, last_version=envelopes[-1].version, positions=positions
             )
         async with self._pool.acquire() as conn:
-            return await self._append_carefully(conn, case_id, expected_version, envelopes, batch)
+            return await self._append_carefully(
+                conn, case_id, expected_version, envelopes, batch, sealed=bool(fields)
+            )
 
     async def _flush(self) -> None:
         """Send the queued appends, a group per statement, until the queue is empty."""
@@ -275,8 +363,9 @@ class PostgresEventStore:
         careful path (its case was at another version, or the statement failed in the
         database: a reused event id, a racing writer, a value ``jsonb`` refuses)."""
         parts = [queued.batch[1:-1] for queued in group]
+        statement = _APPEND_GROUP_SEALED if any(q.sealed for q in group) else _APPEND_GROUP
         try:
-            rows = await self._pool.fetch(_APPEND_GROUP, "[" + ",".join(parts) + "]")
+            rows = await self._pool.fetch(statement, "[" + ",".join(parts) + "]")
         except asyncpg.PostgresError:
             rows = []  # nothing was written; each append finds out alone on the careful path
         except Exception as exc:  # a lost connection: each caller gets the error (and retries)
@@ -300,21 +389,29 @@ class PostgresEventStore:
         expected_version: int,
         envelopes: list[Envelope],
         batch: str,
+        *,
+        sealed: bool,
     ) -> AppendResult:
-        """The transactional path: retry lookup, version check, insert."""
+        """The transactional path: retry lookup, version check, insert (the events, and their
+        sealed fields when ``sealed``; for a retry, the sealed fields still missing)."""
         ids = [e.event_id for e in envelopes]
         for _ in range(_RETRIES_AFTER_RACE):
             try:
                 async with conn.transaction():
                     recorded = await conn.fetch(_BY_EVENT_IDS, ids)
                     if recorded:
-                        return resolve_retry(
+                        retried = resolve_retry(
                             case_id, envelopes, [recorded_from_row(r) for r in recorded]
                         )
+                        if sealed:
+                            await conn.execute(_INSERT_SEALED, case_id, batch)
+                        return retried
                     current: int = await conn.fetchval(_CASE_VERSION, case_id)
                     if current != expected_version:
                         raise WrongExpectedVersion(case_id, expected_version, current)
                     rows = await conn.fetch(_INSERT, case_id, batch)
+                    if sealed:
+                        await conn.execute(_INSERT_SEALED, case_id, batch)
             except asyncpg.UniqueViolationError:
                 continue  # another writer committed between our checks and insert
             return _result(case_id, envelopes, rows)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
+from uuid import UUID
 
 from cases import Envelope, EventRejected, open_envelope
 
@@ -47,6 +48,18 @@ class RecordedEvent:
     position: int
     envelope: Envelope
     recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SealedField:
+    """One personal field of one event, encrypted (`eventstore.encrypted`): ``ciphertext`` is
+    the nonce followed by the AES-GCM output under data key ``key_id``."""
+
+    event_id: UUID
+    field: str
+    case_id: str
+    key_id: str
+    ciphertext: bytes
 
 
 @runtime_checkable
