@@ -2,8 +2,10 @@
 
 Every /v1 call runs the same steps (`_AgencyCall`): authenticate (API key, or the identity a
 trusted mTLS proxy puts in a header), rate-limit per agency, read the body up to the limit,
-validate it, replay the first result of a known ``Idempotency-Key``, act (update or
-signal), then remember the result and write the audit row in one statement. Another
+validate it, replay the first result of a known ``Idempotency-Key`` (422
+``idempotency_key_reused`` when the key was first used for another route, consultation or
+body: bodies are compared by a keyed digest of their fields, `RequestDigests`), act (update
+or signal), then remember the result and write the audit row in one statement. Another
 agency's consultation is a 404, the same as an unknown one: the updates' validators refuse
 a wrong agency first (``wrong_agency``), and the information signal, which has no
 validator, asks the workflow's ``status`` first (`Consultations.check_owner`). Responses
@@ -62,8 +64,9 @@ from gateway.models import (
 )
 from gateway.openapi import openapi_document
 from gateway.ratelimit import RateLimiter
-from gateway.records import AuditEntry, GatewayRecords, IdempotentResult
+from gateway.records import REUSED, AuditEntry, GatewayRecords, IdempotentResult, RequestDigests
 from infra.codec import EncryptionCodec
+from infra.keys import MasterKeys
 from infra.metrics import UNAUTHENTICATED, record_gateway_request
 
 log = structlog.get_logger("samverkan.gateway")
@@ -82,6 +85,8 @@ class GatewayDeps:
     codec: EncryptionCodec | None = None
     #: Where `samverkan_gateway_requests` is counted (the process runtime's meter), if anywhere.
     meter: MetricMeter | None = None
+    #: Key the Idempotency-Key request digests (`RequestDigests`); default: the codec's.
+    master_keys: MasterKeys | None = None
 
 
 class _Stop(Exception):
@@ -231,6 +236,12 @@ def create_app(deps: GatewayDeps) -> Starlette:
         burst=settings.samverkan_gateway_auth_failure_burst,
     )
     document = openapi_document()
+    master_keys = deps.master_keys or (deps.codec.keys.master_keys if deps.codec else None)
+    digests = (
+        RequestDigests.from_master_keys(master_keys)
+        if master_keys is not None
+        else RequestDigests.for_this_process()
+    )
 
     def agency_route(path: str, method: str, route_name: str, handler: Handler) -> Route:
         async def endpoint(request: Request) -> Response:
@@ -290,7 +301,11 @@ def create_app(deps: GatewayDeps) -> Starlette:
                     await deps.records.audit(entry)
                 else:
                     kept = await deps.records.audit_and_remember(entry, *call.keep)
-                    status, body = kept.status, kept.body
+                    call.outcome = kept.outcome
+                    if kept.outcome == REUSED:  # a concurrent call kept another request
+                        status, body = 422, {"error": REUSED, "request_id": call.request_id}
+                    else:
+                        status, body = kept.result.status, kept.result.body
             except Exception as exc:  # an unaudited call must not succeed silently
                 log.error("gateway.audit_failed", error_type=type(exc).__name__)
                 status, body = 503, {"error": "unavailable", "request_id": call.request_id}
@@ -334,11 +349,16 @@ def create_app(deps: GatewayDeps) -> Starlette:
                     ],
                 )
             body = await call.body(request, body_model)
+            request_text = body.model_dump_json().encode()  # the fields: formatting aside
             if key is not None:
                 first = await deps.records.first_result(agency.value, key)
                 if first is not None:
-                    if first.route != route_name or first.consultation_id != consultation_id:
-                        raise _Stop(422, "idempotency_key_reused")
+                    if (
+                        first.route != route_name
+                        or first.consultation_id != consultation_id
+                        or not digests.matches(first.request_digest, request_text)
+                    ):
+                        raise _Stop(422, REUSED)
                     call.outcome = "idempotent_replay"
                     return first.status, first.body
             try:
@@ -358,7 +378,9 @@ def create_app(deps: GatewayDeps) -> Starlette:
             else:
                 response = {"consultation_id": consultation_id, "result": result}
             if key is not None:  # kept with the audit row (agency_route)
-                call.keep = (key, IdempotentResult(route_name, consultation_id, status, response))
+                digest = digests.of(request_text)
+                kept = IdempotentResult(route_name, consultation_id, status, response, digest)
+                call.keep = (key, kept)
             return status, response
 
         return handler

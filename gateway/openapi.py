@@ -64,7 +64,17 @@ _IDEMPOTENCY_KEY = {
     "in": "header",
     "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[\x21-\x7e]+$"},
-    "description": "Makes a retried call return the first call's result.",
+    "description": (
+        "Makes a retried call return the first call's result (status and body) instead of "
+        "acting again. Scope: per agency (another agency's identical key is another key); "
+        "within it, a key names one call: one route, one consultation and one body. Reusing "
+        "it with another route, consultation or body is 422 with error "
+        "idempotency_key_reused (bodies are compared by their fields, so formatting and "
+        "property order do not matter). Lifetime: a result is kept once the call has acted "
+        "(2xx, or 409) and kept results never expire, so use a new random key (e.g. a UUID) "
+        "for every new call. A call that did not act (401, 404, 413, 422, 429, 503) keeps "
+        "nothing: retrying it with the same key acts then."
+    ),
 }
 
 
@@ -83,7 +93,10 @@ def _action(summary: str, body: type[BaseModel], ok: str, extra: dict[str, Any])
                     "content": {"application/json": {"schema": _ref(ActionResult)}},
                 },
                 "404": _error("No such consultation for this agency."),
-                "422": _error("Invalid body (see fields) or a refused command (see code)."),
+                "422": _error(
+                    "Invalid body (see fields), a refused command (see code), or an "
+                    "Idempotency-Key used before for another call (idempotency_key_reused)."
+                ),
                 **extra,
                 **_COMMON_ERRORS,
             },

@@ -35,6 +35,7 @@ async def serve(
         settings=settings,
         codec=codec,
         meter=meter,
+        master_keys=master_keys,
     )
     config = uvicorn.Config(
         create_app(deps),

@@ -5,6 +5,8 @@ unknown property names, and a trusted-host check."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -13,8 +15,10 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from cases import Agency
+from gateway import GatewayRecords, openapi_document
 from gateway.config import GatewaySettings
 from gateway.ratelimit import RateLimiter
+from gateway.records import AuditEntry, IdempotentResult
 from infra.keys import CaseKeys, PostgresDataKeyStore, scope_for_workflow_id
 from tests.gateway.conftest import CODEC_TOKEN, Stack
 from tests.gateway.probe import ProbeCase, ProbeConsultation, ProbeConsultationInput
@@ -377,3 +381,106 @@ def test_the_limiter_keeps_a_bounded_number_of_buckets() -> None:
     limiter.take("c")  # "a" is the least recently used of three: forgotten
 
     assert limiter.wait("a") == 0.0 and limiter.wait("c") > 0
+
+
+async def test_an_idempotency_key_reused_with_another_body_is_422_and_acts_once(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    handle = await stack.consultation(Agency.SCHOOL)
+    url = f"/v1/consultations/{handle.id}/answer"
+    key = f"reuse-{uuid.uuid4().hex}"
+    headers = {**stack.auth(Agency.SCHOOL), "Idempotency-Key": key}
+
+    first = await http.post(url, json={"answer": "Känd sedan 2024"}, headers=headers)
+    reformatted = await http.post(
+        url,
+        content='{ "answer" :\n "Känd sedan 2024" }'.encode(),
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    other_body = await http.post(url, json={"answer": "Inte känd"}, headers=headers)
+
+    assert first.status_code == 200
+    assert reformatted.status_code == 200 and reformatted.json() == first.json()
+    assert other_body.status_code == 422
+    assert other_body.json()["error"] == "idempotency_key_reused"
+    assert (await handle.query("status", result_type=dict))["updates"] == 1
+    audit = await stack.pool.fetchrow(
+        "SELECT status, outcome FROM gateway_audit WHERE request_id = $1",
+        other_body.headers["X-Request-Id"],
+    )
+    assert tuple(audit or ()) == (422, "idempotency_key_reused")
+    digest = await stack.pool.fetchval(
+        "SELECT request_digest FROM idempotency_records WHERE idempotency_key = $1", key
+    )
+    plain = hashlib.sha256(b'{"answer":"K\\u00e4nd sedan 2024"}').hexdigest()
+    assert digest and digest.startswith("t1:") and plain not in digest, "a keyed digest"
+
+
+async def test_the_same_key_of_another_agency_is_another_call(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    key = f"shared-{uuid.uuid4().hex}"
+    mine, theirs = await stack.consultation(Agency.BUP), await stack.consultation(Agency.CVE)
+
+    bup = await http.post(
+        f"/v1/consultations/{mine.id}/decline",
+        json={"reason": "r"},
+        headers={**stack.auth(Agency.BUP), "Idempotency-Key": key},
+    )
+    cve = await http.post(
+        f"/v1/consultations/{theirs.id}/answer",
+        json={"answer": "a"},
+        headers={**stack.auth(Agency.CVE), "Idempotency-Key": key},
+    )
+
+    assert bup.status_code == cve.status_code == 200
+    assert cve.json()["result"] == "answered"
+
+
+async def test_a_concurrent_call_that_kept_its_result_first_with_another_body_wins(
+    stack: Stack,
+) -> None:
+    records = GatewayRecords(stack.pool)
+    key = f"race-{uuid.uuid4().hex}"
+    ours = IdempotentResult("answer", "case-R-1:consultation-1", 200, {"result": "answered"})
+
+    def entry(request_id: str) -> AuditEntry:
+        return AuditEntry("police", "POST", "answer", ours.consultation_id, 200, "ok", request_id)
+
+    first = await records.audit_and_remember(
+        entry("race-1"), key, dataclasses.replace(ours, request_digest="t1:aaaa")
+    )
+    same = await records.audit_and_remember(
+        entry("race-2"), key, dataclasses.replace(ours, request_digest="t1:aaaa")
+    )
+    other = await records.audit_and_remember(
+        entry("race-3"), key, dataclasses.replace(ours, request_digest="t1:bbbb")
+    )
+
+    assert (first.outcome, same.outcome, other.outcome) == (
+        "ok",
+        "idempotent_replay",
+        "idempotency_key_reused",
+    )
+    rows = await stack.pool.fetch(
+        "SELECT request_id, status, outcome FROM gateway_audit WHERE request_id LIKE 'race-%' "
+        "ORDER BY request_id"
+    )
+    assert [tuple(r) for r in rows] == [
+        ("race-1", 200, "ok"),
+        ("race-2", 200, "idempotent_replay"),
+        ("race-3", 422, "idempotency_key_reused"),
+    ]
+
+
+def test_the_openapi_document_states_the_idempotency_keys_scope_and_lifetime() -> None:
+    [parameter] = [
+        p
+        for p in openapi_document()["paths"]["/v1/consultations/{consultation_id}/answer"]["post"][
+            "parameters"
+        ]
+        if p["name"] == "Idempotency-Key"
+    ]
+    text = parameter["description"]
+    assert "per agency" in text and "idempotency_key_reused" in text
+    assert "Lifetime" in text and "never expire" in text
