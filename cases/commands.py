@@ -4,6 +4,13 @@ Every field an operator types is plain JSON and no command asks for a timestamp:
 takes ``now`` from the workflow's clock. Fields marked "personal" may hold personal data.
 Free-text fields are checked for content by `decide` (a blank reason is a `Rejected`,
 naming the field), so a rejected update is a domain answer rather than a schema error.
+
+Fields that are stored in clear (not personal, so never encrypted) take no free text:
+``AddInformation.source`` and ``ChangeConsent.scope`` are closed lists, and an operator's
+``decided_by`` / ``requested_by`` is an identifier (`cases.models.ACTOR_PATTERN`). The
+identifier form is checked on *new* input by `check_new_input` (the case workflow's
+update validators call it), not when a model is decoded: an update recorded in a
+workflow's history before the check existed must still decode when the case replays.
 """
 
 from __future__ import annotations
@@ -14,20 +21,33 @@ from typing import Annotated, TypeAlias
 from pydantic import AwareDatetime, Field
 
 from cases.deadlines import Deadline, ScheduledRung
+from cases.errors import Rejected
 from cases.models import (
+    ACTOR_PATTERN,
     Agency,
+    ConsentScope,
     ConsultationOutcomeKind,
     DomainModel,
     EscalationAction,
+    InformationSource,
     InvestigationOutcome,
     LegalBasis,
     OpenCase,
     Role,
+    is_actor_id,
 )
 
 ShortText = Annotated[str, Field(max_length=2_000)]
 LongText = Annotated[str, Field(max_length=20_000)]
-Actor = Annotated[str, Field(min_length=1, max_length=200)]
+Actor = Annotated[
+    str, Field(min_length=1, max_length=200, description=f"identifier {ACTOR_PATTERN}")
+]
+"""An operator's identifier as a command decodes it: any recorded value (up to 200
+characters, as accepted before `ACTOR_PATTERN`) still decodes; `check_new_input` holds
+new input to `ACTOR_PATTERN`."""
+
+ACTOR_FIELDS = ("decided_by", "requested_by")
+"""The command fields in which an operator names themself."""
 
 
 class RecordProtectionAssessment(DomainModel):
@@ -87,7 +107,7 @@ class CloseCase(DomainModel):
 class AddInformation(DomainModel):
     """New information about the case from a source (a signal: needs no answer)."""
 
-    source: Annotated[str, Field(min_length=1, max_length=200)]
+    source: InformationSource  # a kind, never a name: stored in clear
     information: LongText  # personal
 
 
@@ -95,7 +115,7 @@ class ChangeConsent(DomainModel):
     """Consent (samtycke) given or withdrawn, for one agency or ``all`` (a signal)."""
 
     given: bool
-    scope: Annotated[str, Field(min_length=1, max_length=40)]
+    scope: ConsentScope
     by_whom: Annotated[str, Field(min_length=1, max_length=200)]  # personal
 
 
@@ -202,3 +222,24 @@ Command: TypeAlias = (
     | RecordDisclosure
 )
 """Every command `decide` accepts."""
+
+
+def check_new_input(command: DomainModel) -> None:
+    """Refuse new operator input that names its operator in anything but an identifier.
+
+    Call it where input arrives (an update's validator), never while a recorded history
+    replays: histories from before the check may hold other values.
+
+    Raises:
+        Rejected: ``decided_by`` or ``requested_by`` is not an identifier (`ACTOR_PATTERN`);
+            the message names the field, never its value.
+    """
+    for name in ACTOR_FIELDS:
+        value = getattr(command, name, None)
+        if isinstance(value, str) and not is_actor_id(value):
+            raise Rejected(
+                "not_an_identifier",
+                name,
+                f"{name} must be a staff identifier: 1 to 64 lowercase letters, digits, "
+                "'.', '_' or '-', starting with a letter or digit (no names, no free text)",
+            )

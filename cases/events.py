@@ -4,6 +4,12 @@ Each event is a `DomainEvent` (registered by class name, the stored ``type``) wi
 ``schema_version`` and the ``personal_fields`` that hold personal data (encrypted at
 rest, left out of timelines). Instants are aware datetimes from the workflow's clock.
 Old stored shapes are read through the upcasters at the end of this module.
+
+Fields stored in clear take no free text: ``InformationAdded.source`` and
+``ConsentChanged.scope`` are closed lists; ``decided_by`` / ``requested_by`` hold an
+operator's identifier (`cases.models.ACTOR_PATTERN`, checked on new input by
+`cases.commands.check_new_input`). They stay ``str`` here so that events recorded before
+the check still read; such legacy values are not rewritten.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from cases.errors import Rejected
 from cases.models import (
     Agency,
     ConcernCategory,
+    ConsentScope,
     EscalationAction,
+    InformationSource,
     InvestigationOutcome,
     LegalBasis,
     ReportChannel,
@@ -236,22 +244,31 @@ class EscalationRaised(DomainEvent):
 
 
 class InformationAdded(DomainEvent):
-    """New information about the case arrived."""
+    """New information about the case arrived, from a kind of source (never a name).
 
+    Version 2 holds ``source`` as an `InformationSource`; version 1 held free text, read
+    as the listed value it was or else as ``other`` (the text is not carried on).
+    """
+
+    schema_version: ClassVar[int] = 2
     personal_fields: ClassVar[frozenset[str]] = frozenset({"information"})
 
-    source: str
+    source: InformationSource
     information: str
     at: AwareDatetime
 
 
 class ConsentChanged(DomainEvent):
-    """Consent (samtycke) was given or withdrawn for one agency or ``all``."""
+    """Consent (samtycke) was given or withdrawn for one agency or ``all``.
+
+    ``scope`` was a string of the same closed list from the start (`decide` refused any
+    other), so every stored version-1 row reads as a `ConsentScope`.
+    """
 
     personal_fields: ClassVar[frozenset[str]] = frozenset({"by_whom"})
 
     given: bool
-    scope: str
+    scope: ConsentScope
     by_whom: str
     at: AwareDatetime
 
@@ -382,3 +399,10 @@ def _report_received_v1_to_v2(data: JsonDict) -> JsonDict:
     upgraded.setdefault("channel", ReportChannel.UNKNOWN.value)
     upgraded.setdefault("urgent", False)
     return upgraded
+
+
+@upcaster("InformationAdded", 1)
+def _information_added_v1_to_v2(data: JsonDict) -> JsonDict:
+    """v1 held ``source`` as free text (up to 200 characters, stored in clear): a listed
+    value reads as itself, any other text as ``other``."""
+    return {**data, "source": InformationSource.reading(data.get("source"))}

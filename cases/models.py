@@ -67,6 +67,93 @@ class Agency(StrEnum):
     CVE = "cve"
 
 
+ACTOR_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+"""The one format of an operator identifier (``decided_by``, ``requested_by``): a staff or
+user id of 1 to 64 characters, lowercase letters, digits, ``.``, ``_`` and ``-``, starting
+with a letter or digit (``officer-17``, ``unit-manager-3``, ``anna.l``). Never a name
+with spaces, never free text: an id is meaningless outside the municipality's directory,
+while a typed name or note would stay readable in the event store after shredding. Actors
+are not authenticated yet: the value is checked for its form only."""
+
+_ACTOR = re.compile(ACTOR_PATTERN)
+
+
+def is_actor_id(value: str) -> bool:
+    """Whether ``value`` has the form of an operator identifier (`ACTOR_PATTERN`)."""
+    return _ACTOR.fullmatch(value) is not None
+
+
+class InformationSource(StrEnum):
+    """Where new information about a case comes from (``AddInformation.source``): a kind,
+    never a person's name.
+
+    People: ``reporter`` the person who made the report of concern; ``guardian``
+    (vårdnadshavare); ``young_person`` the young person the case is about; ``relative``
+    another relative; ``public`` a member of the public; ``anonymous``. Agencies as an
+    operator records them: ``school`` (including student health), ``police``, ``sapo``,
+    ``sspf``, ``bup``, ``cve`` (as `Agency`); ``health_care`` other health care;
+    ``social_services`` social services (this or another municipality's);
+    ``other_authority`` any other authority. ``agency:<agency>``: the agency's own system,
+    through the gateway (authenticated). ``other``: any other source, and what a source
+    recorded as free text before this list existed reads as.
+    """
+
+    REPORTER = "reporter"
+    GUARDIAN = "guardian"
+    YOUNG_PERSON = "young_person"
+    RELATIVE = "relative"
+    PUBLIC = "public"
+    ANONYMOUS = "anonymous"
+    SCHOOL = "school"
+    POLICE = "police"
+    SAPO = "sapo"
+    SSPF = "sspf"
+    BUP = "bup"
+    CVE = "cve"
+    HEALTH_CARE = "health_care"
+    SOCIAL_SERVICES = "social_services"
+    OTHER_AUTHORITY = "other_authority"
+    AGENCY_SCHOOL = "agency:school"
+    AGENCY_POLICE = "agency:police"
+    AGENCY_SAPO = "agency:sapo"
+    AGENCY_SSPF = "agency:sspf"
+    AGENCY_BUP = "agency:bup"
+    AGENCY_CVE = "agency:cve"
+    OTHER = "other"
+
+    @classmethod
+    def from_agency(cls, agency: Agency) -> InformationSource:
+        """The source of information an agency's own system sends (``agency:<agency>``)."""
+        return cls(f"agency:{agency.value}")
+
+    @classmethod
+    def reading(cls, value: object) -> object:
+        """``value`` as recorded before the list existed: a listed value as it is, any other
+        string that was accepted then (1 to 200 characters) as ``other`` (the free text is
+        not kept); anything else unchanged, to be refused as it was then."""
+        if isinstance(value, str) and 1 <= len(value) <= 200 and value not in _SOURCES:
+            return cls.OTHER.value
+        return value
+
+
+_SOURCES = frozenset(s.value for s in InformationSource)
+
+
+class ConsentScope(StrEnum):
+    """Whom a consent (samtycke) covers (``ChangeConsent.scope``): ``all`` every agency
+    Samverkan consults, or one agency (as `Agency`). An agency's own consent overrides
+    ``all``. It is what the domain has always accepted (any other scope was refused), now
+    a closed list in the schema too."""
+
+    ALL = "all"
+    SCHOOL = "school"
+    POLICE = "police"
+    SAPO = "sapo"
+    SSPF = "sspf"
+    BUP = "bup"
+    CVE = "cve"
+
+
 class Role(StrEnum):
     """Who is looking or acting.
 

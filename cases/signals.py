@@ -33,6 +33,7 @@ from cases.models import (
     ConsultationOutcomeKind,
     DomainModel,
     EscalationAction,
+    InformationSource,
     Role,
 )
 from cases.policy import Policy
@@ -40,6 +41,9 @@ from cases.state import CaseState, apply
 
 #: Who a rejected signal's ``SignalRejected`` is recorded for.
 SIGNAL_ACTOR = "system:signal"
+#: Who a change of consent is recorded for (and the disclosures it lets go out): never
+#: ``by_whom``, which is personal and sealed in the event, while the actor is in clear.
+CONSENT_ACTOR = "system:consent"
 #: Rung index of the escalation raised when an agency refuses a delivery; past any ladder's end.
 DELIVERY_FAILED_RUNG = 100
 
@@ -89,21 +93,33 @@ class SignalOutcome:
 
 
 def decide_signal(
-    state: CaseState, signal: str, body: Any, *, now: datetime, policy: Policy | None
+    state: CaseState,
+    signal: str,
+    body: Any,
+    *,
+    now: datetime,
+    policy: Policy | None,
+    strict: bool = True,
 ) -> SignalOutcome:
     """Validate one signal's ``body`` and decide its events at ``now``.
 
     ``signal`` is ``add_information``, ``consent_changed`` or (any other name)
     ``consultation_report``. A body that does not validate, or a command the case refuses,
     becomes one ``SignalRejected`` naming fields and rules only, never a value.
+
+    ``strict`` (new signals) refuses an ``add_information`` whose ``source`` is not an
+    `InformationSource`. Without it (a signal replayed from a history recorded before the
+    list existed) such a source reads as ``other``, so the replay records the events the
+    original run did, and the free text goes no further. Information is attributed to its
+    source, a change of consent to `CONSENT_ACTOR` (``by_whom`` is personal).
     """
     try:
         if signal == "add_information":
-            info = AddInformation.model_validate(body)
-            return SignalOutcome(decide(state, info, now=now, policy=policy), info.source)
+            info = AddInformation.model_validate(body if strict else _legacy_information(body))
+            return SignalOutcome(decide(state, info, now=now, policy=policy), info.source.value)
         if signal == "consent_changed":
             consent = ChangeConsent.model_validate(body)
-            return SignalOutcome(decide(state, consent, now=now, policy=policy), consent.by_whom)
+            return SignalOutcome(decide(state, consent, now=now, policy=policy), CONSENT_ACTOR)
         report = ConsultationReport.model_validate(body)
     except ValidationError as exc:
         return SignalOutcome(
@@ -115,6 +131,14 @@ def decide_signal(
         return decide_report(state, report, now=now, policy=policy)
     except Rejected as exc:
         return SignalOutcome([SignalRejected.from_rejected(signal, exc, at=now)], SIGNAL_ACTOR)
+
+
+def _legacy_information(body: Any) -> Any:
+    """An ``add_information`` body as recorded before sources were a closed list: a free
+    text ``source`` reads as ``other``."""
+    if isinstance(body, dict) and "source" in body:
+        return {**body, "source": InformationSource.reading(body["source"])}
+    return body
 
 
 def decide_report(

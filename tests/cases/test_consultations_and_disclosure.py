@@ -258,7 +258,7 @@ def test_withdrawn_consent_suspends_the_clock_again() -> None:
 def test_consent_for_an_unknown_scope_is_rejected() -> None:
     case = Case()
     with pytest.raises(Rejected) as info:
-        case.do(cases.ChangeConsent(given=True, scope="neighbours", by_whom="g"))
+        case.do(cases.ChangeConsent.model_construct(given=True, scope="neighbours", by_whom="g"))
     assert info.value.field == "scope"
 
 

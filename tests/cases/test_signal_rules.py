@@ -73,14 +73,14 @@ def test_a_malformed_notice_is_rejected_with_field_paths_and_never_its_values() 
     assert rejected.at == case.now
 
 
-def test_consent_given_resumes_a_waiting_consultation_for_the_one_who_gave_it() -> None:
+def test_consent_given_resumes_a_waiting_consultation_attributed_to_no_person() -> None:
     case = Case()
     cid = case.ask(Agency.SCHOOL, LegalBasis.CONSENT)
     outcome = _signal(
         case, "consent_changed", {"given": True, "scope": "school", "by_whom": "guardian"}
     )
     assert types(outcome.events) == ["ConsentChanged", "ClockResumed"]
-    assert outcome.actor == "guardian"
+    assert outcome.actor == "system:consent"  # by_whom is personal: never the actor
     assert f"consultation:{cid}" not in case.s.suspended_clocks
 
 
@@ -88,7 +88,7 @@ def test_consent_for_an_unknown_scope_is_rejected() -> None:
     case = Case()
     body = {"given": True, "scope": "neighbours", "by_whom": "guardian"}
     rejected = _rejection(_signal(case, "consent_changed", body))
-    assert [(e.field, e.code) for e in rejected.errors] == [("scope", "unknown_consent_scope")]
+    assert [(e.field, e.code) for e in rejected.errors] == [("scope", "enum")]
 
 
 # -- consultation reports -----------------------------------------------------------------
