@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         RequestConsultation,
         ScheduledRung,
     )
+    from cases.commands import check_new_input
     from workflows import steps
     from workflows.consultation import ConsultationWorkflow
     from workflows.messages import (
@@ -59,6 +60,9 @@ __all__ = ["BATCHED_APPENDS", "RUN_OPTIONS_MEMO", "SYSTEM_ACTOR", "CaseWorkflow"
 #: Memo key of `CaseRunOptions`: what a continued run carries; operators never set it.
 RUN_OPTIONS_MEMO = "samverkan_run_options"
 IDLE_WAKE_UP = timedelta(days=30)
+#: Patch: new signals' clear-text fields are checked (an ``add_information`` source outside
+#: `cases.InformationSource` is refused); histories from before read such a source as ``other``.
+SIGNAL_FIELDS_CHECKED = "samverkan-signal-fields-checked"
 #: Timeline entries a continued run carries (payloads have a size limit); the whole case
 #: file is always in the event store.
 TIMELINE_CARRIED = 1_000
@@ -277,6 +281,7 @@ class CaseWorkflow:
     def _validate(self, command: cases.Command) -> None:
         on = self._record.state if self._record.state is not None else cases.fold(self._opening)
         try:
+            check_new_input(command)  # validators run on new updates only, never on replay
             self._record.decide(command, on=on)
         except Rejected as exc:
             raise rejection(exc) from None
@@ -418,6 +423,7 @@ class CaseWorkflow:
                     item["body"],
                     now=workflow.now(),
                     policy=self._policy,
+                    strict=workflow.patched(SIGNAL_FIELDS_CHECKED),
                 )
                 await self._record.record(outcome.events, actor=outcome.actor)
                 if outcome.rung is not None:
