@@ -7,6 +7,10 @@ namespace this endpoint serves; with ``SAMVERKAN_CODEC_TOKEN`` set, ``Authorizat
 over ``SAMVERKAN_CODEC_MAX_BODY_BYTES`` is 413 before it is read (``Content-Length``) or as
 soon as the stream passes the limit.
 
+``/codec/encode`` seals each request under a fresh single-use *intake* key
+(`infra.codec.EncryptionCodec.encode_intake`): the case it is for adopts the key when its
+worker decodes the payload, so shredding the case destroys what was typed for it.
+
 A payload whose case key was shredded decodes to a JSON marker saying so; one that cannot be
 decrypted for another reason is returned unchanged (still ciphertext), so one bad payload never
 hides a whole history.
@@ -100,7 +104,9 @@ def codec_routes(
             )
         scoped = EncryptionCodec(keys=codec.keys, namespace=namespace)
         if request.url.path.endswith("/encode"):
-            out = await scoped.encode(list(payloads.payloads))
+            # The caller names no case: seal under a fresh intake key, adopted by the case
+            # whose worker first decodes it (docs/security.md, "Keys for what operators type").
+            out = await scoped.encode_intake(list(payloads.payloads))
         else:
             out = [await _decode_one(scoped, p) for p in payloads.payloads]
         return Response(

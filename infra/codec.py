@@ -9,9 +9,19 @@ activity inputs, memos, summaries, failure details) passes through `EncryptionCo
   the namespace's key. The stored payload is ``encoding=binary/encrypted`` with the key id in
   metadata ``encryption-key-id``; its data is ``nonce (12 bytes) || AES-GCM(serialized
   original payload)`` with the key id as associated data.
+- **Intake** (`EncryptionCodec.encode_intake`, the ``/codec/encode`` endpoint the Web UI and the
+  ``temporal`` CLI call with only ``X-Namespace``): each request is sealed under a fresh
+  single-use data key of scope ``intake:<random>``.
 - **Decode** needs no context: the key id in the metadata names the key, so the Web UI's codec
   endpoint and ``samverkan replay`` read any payload they are allowed to. Payloads without the
-  encrypted encoding pass through unchanged (histories from before encryption still read).
+  encrypted encoding pass through unchanged (histories from before encryption still read;
+  the data converter marks them and a case workflow refuses them, see `infra.converter`).
+  In the context
+  of a case or consultation workflow, a payload under an intake key makes the case *adopt*
+  the key (`infra.keys.CaseKeys.adopt`), so shredding the case destroys it; every intake
+  payload is marked ``samverkan-key-owner`` with the case that owns its key, and a case
+  workflow refuses a payload whose key another case owns (docs/security.md, "Keys for what
+  operators type").
 - After crypto-shredding, decoding raises `PayloadKeyShredded` naming the key and the case,
   never the content.
 """
@@ -33,18 +43,21 @@ from temporalio.converter import (
     WorkflowSerializationContext,
 )
 
-from infra.converter import SCOPED_CACHE_SIZE, LRUCache
+from infra.converter import ENCRYPTED_ENCODING, KEY_OWNER_METADATA, SCOPED_CACHE_SIZE, LRUCache
 from infra.keys import (
     NONCE_BYTES,
     CaseKeys,
+    DataKey,
+    KeyOwnedElsewhere,
     KeyShredded,
     MasterKeys,
     PostgresDataKeyStore,
+    is_intake_scope,
     namespace_scope,
     scope_for_workflow_id,
 )
 
-ENCODING = b"binary/encrypted"
+ENCODING = ENCRYPTED_ENCODING
 KEY_ID_METADATA = "encryption-key-id"
 CIPHER_METADATA = "encryption-cipher"
 CIPHER = b"AES-256-GCM"
@@ -148,7 +161,21 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         """Encrypt every payload with this context's data key."""
         if not payloads:
             return []
-        key = await self._keys.for_scope(self._key_scope)
+        return self._seal(await self._keys.for_scope(self._key_scope), payloads)
+
+    async def encode_intake(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Encrypt the payloads of one codec-endpoint request under a fresh intake key.
+
+        The key belongs to no case until a case's worker decodes one of the payloads (it is
+        then adopted by that case); unadopted it is shredded after
+        `infra.keys.INTAKE_KEY_LIFETIME`.
+        """
+        if not payloads:
+            return []
+        return self._seal(await self._keys.new_intake(), payloads)
+
+    @staticmethod
+    def _seal(key: DataKey, payloads: Sequence[Payload]) -> list[Payload]:
         kid = key.key_id.encode()
         template = _sealed_template(key.key_id)
         out: list[Payload] = []
@@ -177,6 +204,15 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
                 key = await self._keys.by_id(kid)
             except KeyShredded as exc:
                 raise PayloadKeyShredded(exc.key_id, exc.scope, None) from None
+            owner: str | None = None
+            if is_intake_scope(key.scope):
+                owner = key.owner_scope
+                if self._scope is not None:
+                    try:
+                        key = await self._keys.adopt(key, self._key_scope)
+                        owner = self._key_scope
+                    except KeyOwnedElsewhere as exc:
+                        owner = exc.owner_scope
             try:
                 plain = key.aead.decrypt(
                     payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], kid.encode()
@@ -187,6 +223,8 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
                 ) from None
             decoded = Payload()
             decoded.ParseFromString(plain)
+            if owner is not None:
+                decoded.metadata[KEY_OWNER_METADATA] = owner.encode()
             out.append(decoded)
         return out
 

@@ -9,6 +9,16 @@ it, instead of the SDK's "Failed decoding arguments".
 
 The payload codec that encrypts payloads plugs in here, so every user of this function
 gets it.
+
+Inside a case or consultation workflow (the payload converter the SDK gives each workflow
+instance, with the workflow's serialization context) a payload the codec marked as having
+arrived unsealed (``samverkan-unsealed``), or sealed under an intake key another case owns
+(``samverkan-key-owner``), is refused with a non-retryable ``ApplicationError`` of type
+``PlaintextRefused`` / ``ForeignKeyRefused``: a start fails at once, an update is rejected,
+a signal is dropped (the SDK logs it). A worker without the codec marks nothing, so the
+tests' codec-less workers and the replay corpus are unaffected. Data converters
+(`ScopedDataConverter`: activations, clients, activities) never give the payload converter
+a context: the refusal is the workflow's alone.
 """
 
 from __future__ import annotations
@@ -16,12 +26,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any, Generic, Self, TypeVar
 
 from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
+    ActivitySerializationContext,
     CompositePayloadConverter,
     DataConverter,
     DefaultPayloadConverter,
@@ -30,10 +42,26 @@ from temporalio.converter import (
     PayloadCodec,
     SerializationContext,
     WithSerializationContext,
+    WorkflowSerializationContext,
 )
 from temporalio.exceptions import ApplicationError
 
+from cases.ids import case_workflow_id, parse_workflow_id
+
 INVALID_INPUT = "InvalidInput"
+PLAINTEXT_REFUSED = "PlaintextRefused"
+FOREIGN_KEY_REFUSED = "ForeignKeyRefused"
+#: Metadata the codec sets on a decoded payload that was not sealed (value ``1``).
+UNSEALED_METADATA = "samverkan-unsealed"
+#: Metadata the codec sets on a decoded payload sealed under an intake key: the owning case.
+KEY_OWNER_METADATA = "samverkan-key-owner"
+#: The encoding of the codec's ciphertext (`infra.codec.ENCODING`).
+ENCRYPTED_ENCODING = b"binary/encrypted"
+#: What a refused operator is told to do instead.
+USE_THE_CODEC = (
+    "send it through Samverkan's codec endpoint (temporal ... --codec-endpoint "
+    "<gateway>/codec, or the Web UI with the codec server configured) or `samverkan cases`"
+)
 SCOPED_CACHE_SIZE = 1024
 """How many context-scoped codecs and data converters one worker keeps (LRU).
 
@@ -119,11 +147,62 @@ converters) builds each adapter once per process instead of once per cached work
 """
 
 
-class SamverkanPayloadConverter(CompositePayloadConverter):
-    """The default converters, with JSON handled by `_ValidatingJSONConverter`."""
+def _case_of(context: SerializationContext) -> str | None:
+    """The case workflow id (``case-<n>``) of a case or consultation workflow's context."""
+    if not isinstance(context, WorkflowSerializationContext | ActivitySerializationContext):
+        return None
+    parsed = parse_workflow_id(context.workflow_id)
+    return case_workflow_id(parsed.case_number) if parsed else None
 
-    def __init__(self) -> None:
+
+def refusal(payload: Payload, case: str) -> ApplicationError | None:
+    """Why a case workflow refuses ``payload`` (decoded by the codec), or ``None``."""
+    if payload.metadata.get(UNSEALED_METADATA) == b"1":
+        return ApplicationError(
+            "unsealed payload refused: a case's input must be encrypted under its case key; "
+            + USE_THE_CODEC,
+            type=PLAINTEXT_REFUSED,
+            non_retryable=True,
+        )
+    owner = payload.metadata.get(KEY_OWNER_METADATA)
+    if owner is not None and owner.decode() != case:
+        return ApplicationError(
+            "payload refused: it was encoded for another case (each codec request seals "
+            "one case's input; encode again for this case)",
+            type=FOREIGN_KEY_REFUSED,
+            non_retryable=True,
+        )
+    return None
+
+
+class SamverkanPayloadConverter(CompositePayloadConverter):
+    """The default converters, with JSON handled by `_ValidatingJSONConverter`.
+
+    Given a case or consultation workflow's context it refuses the payloads the codec
+    marked (module docstring).
+    """
+
+    def __init__(self, *, case: str | None = None) -> None:
         super().__init__(*_CONVERTERS)
+        self._case = case
+
+    def with_context(self, context: SerializationContext) -> Self:
+        """This converter for ``context``: refusing marked payloads in a case's workflows."""
+        case = _case_of(context)
+        if case == self._case:
+            return self
+        return type(self)(case=case)
+
+    def from_payloads(
+        self, payloads: Sequence[Payload], type_hints: list[type] | None = None
+    ) -> list[Any]:
+        """The values, unless a case workflow must refuse one of the payloads."""
+        if self._case is not None:
+            for payload in payloads:
+                refused = refusal(payload, self._case)
+                if refused is not None:
+                    raise refused
+        return super().from_payloads(payloads, type_hints)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,28 +221,44 @@ class ScopedDataConverter(DataConverter):
     )
 
     def with_context(self, context: SerializationContext) -> Self:
-        """The copy for ``context``: cached per codec scope when only the codec depends on it."""
+        """The copy for ``context``: only the codec takes the context (the payload converter
+        does inside a workflow instance, where the SDK asks it directly), cached per codec
+        scope."""
         codec = self.payload_codec
         if not isinstance(codec, WithSerializationContext):
-            return super().with_context(context)
+            return self
         scoped = codec.with_context(context)
         if scoped is codec:
-            return super().with_context(context)
+            return self
         hit = self.scoped_copies.get(scoped)
         if hit is not None:
             return hit
-        made = super().with_context(context)
-        if (
-            made.payload_codec is scoped
-            and made.payload_converter is self.payload_converter
-            and made.failure_converter is self.failure_converter
-            and made.external_storage is self.external_storage
-        ):
-            self.scoped_copies.put(scoped, made)
+        made = dataclasses.replace(self)
+        object.__setattr__(made, "payload_codec", scoped)
+        object.__setattr__(made, "payload_converter", self.payload_converter)
+        object.__setattr__(made, "failure_converter", self.failure_converter)
+        object.__setattr__(made, "scoped_copies", self.scoped_copies)
+        self.scoped_copies.put(scoped, made)
         return made
 
+    async def _decode_payload_sequence(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Codec decode (the SDK's hook for every payload a worker or replayer decodes), each
+        payload that arrived without encryption marked ``samverkan-unsealed``.
 
-_BASE = DataConverter(payload_converter_class=SamverkanPayloadConverter)
+        Marked here, not by the codec, so a live worker (codec with the workflow's context)
+        and a replayer (decode-only codec, no context) mark the same payloads, and a case
+        workflow refuses the same inputs on replay as it did live.
+        """
+        decoded = await super()._decode_payload_sequence(payloads)
+        if self.payload_codec is None:
+            return decoded
+        for before, after in zip(payloads, decoded, strict=True):
+            if before.metadata.get("encoding") != ENCRYPTED_ENCODING:
+                after.metadata[UNSEALED_METADATA] = b"1"
+        return decoded
+
+
+_BASE = ScopedDataConverter(payload_converter_class=SamverkanPayloadConverter)
 
 
 def data_converter(codec: PayloadCodec | None = None) -> DataConverter:

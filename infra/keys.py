@@ -6,8 +6,13 @@ Two layers (envelope encryption):
   ``SAMVERKAN_MASTER_KEYS="kid1:<base64 32 bytes>,kid0:<base64 32 bytes>"``. The first is
   *active* (wraps new data keys and re-wraps on rotation); the others still unwrap.
 - **Data keys** are AES-256 keys, one per *scope*: ``case-<case number>`` for a case (its
-  workflow, its consultations, its event-store rows) and ``namespace:<name>`` for payloads that
-  belong to no case. They are stored in PostgreSQL (table ``data_keys``) only wrapped
+  workflow, its consultations, its event-store rows), ``namespace:<name>`` for payloads that
+  belong to no case, and ``intake:<random>`` for one request to the codec endpoint (the Web UI
+  and the ``temporal`` CLI encode through it without naming a case). An intake key is
+  *adopted* by the case whose worker first decodes one of its payloads (``owner_scope``, set
+  once); shredding a case destroys its own key and every key it adopted, and intake keys no
+  case adopted are shredded after `INTAKE_KEY_LIFETIME` (docs/security.md, "Keys for what
+  operators type"). They are stored in PostgreSQL (table ``data_keys``) only wrapped
   (AES-256-GCM under a master key, the key id as associated data).
 
 Crypto-shredding (`CaseKeys.shred`) deletes the wrapped key and keeps the row as a tombstone:
@@ -22,13 +27,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import os
 import re
 import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import asyncpg
@@ -44,6 +50,10 @@ KEY_BYTES = 32
 #: in its workflow cache (1,000), each ~3 KiB with its cipher context.
 KEY_CACHE_SIZE = 4096
 _KID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: The scope prefix of the single-use keys the codec endpoint seals each request under.
+INTAKE_PREFIX = "intake:"
+#: How long an intake key no case adopted lives before the retention run shreds it.
+INTAKE_KEY_LIFETIME = timedelta(hours=24)
 
 
 class KeyDestroyed(Exception):
@@ -66,6 +76,15 @@ class UnknownKey(KeyError_):
     """No data key with this id exists (or its master key is not configured)."""
 
 
+class KeyOwnedElsewhere(KeyError_):
+    """An intake key adopted by one case was met in another case's context."""
+
+    def __init__(self, key_id: str, owner_scope: str) -> None:
+        super().__init__(f"data key {key_id} belongs to another case")
+        self.key_id = key_id
+        self.owner_scope = owner_scope
+
+
 class KeyShredded(KeyError_, KeyDestroyed):
     """The data key was destroyed (crypto-shredding): what it encrypted can never be read."""
 
@@ -86,6 +105,16 @@ def case_scope(case_number: str) -> str:
 def namespace_scope(namespace: str) -> str:
     """The key scope of payloads that belong to no case."""
     return f"namespace:{namespace}"
+
+
+def new_intake_scope() -> str:
+    """A fresh, random intake scope: ``intake:<32 hex digits>`` (names no case, no person)."""
+    return f"{INTAKE_PREFIX}{secrets.token_hex(16)}"
+
+
+def is_intake_scope(scope: str) -> bool:
+    """Whether ``scope`` is an intake key's."""
+    return scope.startswith(INTAKE_PREFIX)
 
 
 def scope_for_workflow_id(workflow_id: str | None) -> str | None:
@@ -194,6 +223,8 @@ class StoredKey:
     wrapped: bytes | None
     created_at: datetime
     shredded_at: datetime | None
+    #: The case scope that adopted this intake key; ``None`` for other keys and unadopted ones.
+    owner_scope: str | None = None
 
 
 class DataKeyStore(Protocol):
@@ -219,21 +250,46 @@ class DataKeyStore(Protocol):
         """Every key not shredded."""
         ...
 
+    async def adopt(self, key_id: str, owner_scope: str) -> StoredKey | None:
+        """Give the intake key ``key_id`` to ``owner_scope`` if no scope owns it yet (one
+        atomic step); the key's row afterwards (its owner may be another), ``None``: no key."""
+        ...
+
+    async def shred_owned(self, owner_scope: str) -> Sequence[StoredKey]:
+        """Tombstone every key ``owner_scope`` adopted; the rows shredded now."""
+        ...
+
+    async def shred_unadopted_intake(self, created_before: datetime) -> Sequence[StoredKey]:
+        """Tombstone every live intake key no case adopted, created before the instant."""
+        ...
+
     async def rewrap(self, key_id: str, master_key_id: str, wrapped: bytes) -> None:
         """Replace a live key's wrapping."""
         ...
 
 
-_SELECT = "SELECT key_id, scope, master_key_id, wrapped_key, created_at, shredded_at FROM data_keys"
+_COLUMNS = "key_id, scope, master_key_id, wrapped_key, created_at, shredded_at, owner_scope"
+_SELECT = (
+    "SELECT key_id, scope, master_key_id, wrapped_key, created_at, shredded_at, owner_scope "
+    "FROM data_keys"
+)
 _BY_ID = _SELECT + " WHERE key_id = $1"
 _BY_SCOPE = _SELECT + " WHERE scope = $1"
 _LIVE = _SELECT + " WHERE wrapped_key IS NOT NULL"
-_SHRED = """
+_TOMBSTONE = """
 UPDATE data_keys SET wrapped_key = NULL, master_key_id = NULL,
     shredded_at = coalesce(shredded_at, now())
-WHERE scope = $1
-RETURNING key_id, scope, master_key_id, wrapped_key, created_at, shredded_at
 """
+_SHRED = _TOMBSTONE + f"WHERE scope = $1 RETURNING {_COLUMNS}"
+_SHRED_OWNED = (
+    _TOMBSTONE + f"WHERE owner_scope = $1 AND wrapped_key IS NOT NULL RETURNING {_COLUMNS}"
+)
+_SHRED_UNADOPTED = (
+    _TOMBSTONE
+    + "WHERE owner_scope IS NULL AND wrapped_key IS NOT NULL AND scope LIKE 'intake:%' "
+    + f"AND created_at < $1 RETURNING {_COLUMNS}"
+)
+_ADOPT = "UPDATE data_keys SET owner_scope = $2 WHERE key_id = $1 AND owner_scope IS NULL"
 
 
 def _row(row: asyncpg.Record | None) -> StoredKey | None:
@@ -247,6 +303,7 @@ def _row(row: asyncpg.Record | None) -> StoredKey | None:
         wrapped=bytes(wrapped) if wrapped is not None else None,
         created_at=row["created_at"],
         shredded_at=row["shredded_at"],
+        owner_scope=row["owner_scope"],
     )
 
 
@@ -290,6 +347,21 @@ class PostgresDataKeyStore:
         rows = await self._pool.fetch(_LIVE)
         return [k for k in map(_row, rows) if k is not None]
 
+    async def adopt(self, key_id: str, owner_scope: str) -> StoredKey | None:
+        """Set the key's owner unless it has one (one UPDATE); the row afterwards."""
+        await self._pool.execute(_ADOPT, key_id, owner_scope)
+        return await self.by_id(key_id)
+
+    async def shred_owned(self, owner_scope: str) -> Sequence[StoredKey]:
+        """Tombstone every live key ``owner_scope`` adopted."""
+        rows = await self._pool.fetch(_SHRED_OWNED, owner_scope)
+        return [k for k in map(_row, rows) if k is not None]
+
+    async def shred_unadopted_intake(self, created_before: datetime) -> Sequence[StoredKey]:
+        """Tombstone every live, unadopted intake key created before ``created_before``."""
+        rows = await self._pool.fetch(_SHRED_UNADOPTED, created_before)
+        return [k for k in map(_row, rows) if k is not None]
+
     async def rewrap(self, key_id: str, master_key_id: str, wrapped: bytes) -> None:
         """Replace a live key's wrapping."""
         await self._pool.execute(
@@ -328,13 +400,14 @@ class InMemoryDataKeyStore:
         existing = await self.by_scope(scope)
         if existing is None:
             return None
-        tomb = StoredKey(
-            existing.key_id,
-            scope,
-            None,
-            None,
-            existing.created_at,
-            existing.shredded_at or datetime.now(UTC),
+        return self._tombstone(existing)
+
+    def _tombstone(self, existing: StoredKey) -> StoredKey:
+        tomb = dataclasses.replace(
+            existing,
+            master_key_id=None,
+            wrapped=None,
+            shredded_at=existing.shredded_at or datetime.now(UTC),
         )
         self._rows[existing.key_id] = tomb
         return tomb
@@ -343,15 +416,39 @@ class InMemoryDataKeyStore:
         """Every live key."""
         return [k for k in self._rows.values() if k.wrapped is not None]
 
+    async def adopt(self, key_id: str, owner_scope: str) -> StoredKey | None:
+        """Set the key's owner unless it has one."""
+        k = self._rows.get(key_id)
+        if k is not None and k.owner_scope is None:
+            k = self._rows[key_id] = dataclasses.replace(k, owner_scope=owner_scope)
+        return k
+
+    async def shred_owned(self, owner_scope: str) -> Sequence[StoredKey]:
+        """Tombstone every live key ``owner_scope`` adopted."""
+        owned = [
+            k for k in self._rows.values() if k.owner_scope == owner_scope and k.wrapped is not None
+        ]
+        return [self._tombstone(k) for k in owned]
+
+    async def shred_unadopted_intake(self, created_before: datetime) -> Sequence[StoredKey]:
+        """Tombstone every live, unadopted intake key created before ``created_before``."""
+        due = [
+            k
+            for k in self._rows.values()
+            if k.owner_scope is None
+            and k.wrapped is not None
+            and is_intake_scope(k.scope)
+            and k.created_at < created_before
+        ]
+        return [self._tombstone(k) for k in due]
+
     async def rewrap(self, key_id: str, master_key_id: str, wrapped: bytes) -> None:
         """Replace a live key's wrapping; a shredded or unknown key is left as it is (as in
         PostgreSQL: a key shredded while a rotation ran never comes back)."""
         k = self._rows.get(key_id)
         if k is None or k.wrapped is None:
             return
-        self._rows[key_id] = StoredKey(
-            k.key_id, k.scope, master_key_id, wrapped, k.created_at, None
-        )
+        self._rows[key_id] = dataclasses.replace(k, master_key_id=master_key_id, wrapped=wrapped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +458,8 @@ class DataKey:
     key_id: str
     scope: str
     aead: AESGCM
+    #: The case scope that adopted this intake key, as last read (``None``: not adopted).
+    owner_scope: str | None = None
 
 
 class CaseKeys:
@@ -408,7 +507,7 @@ class CaseKeys:
         if stored.wrapped is None or stored.master_key_id is None:
             raise KeyShredded(stored.key_id, stored.scope, stored.shredded_at)
         raw = self._master.unwrap(stored.key_id, stored.master_key_id, stored.wrapped)
-        key = DataKey(stored.key_id, stored.scope, AESGCM(raw))
+        key = DataKey(stored.key_id, stored.scope, AESGCM(raw), stored.owner_scope)
         self._by_id.put(stored.key_id, (key, time.monotonic() + self._ttl))
         self._scope_ids.put(stored.scope, stored.key_id)
         return key
@@ -446,11 +545,37 @@ class CaseKeys:
             raise UnknownKey(f"no data key {key_id}")
         return self._remember(stored)
 
+    async def new_intake(self) -> DataKey:
+        """A fresh single-use intake key (scope ``intake:<random>``), stored wrapped."""
+        return await self.for_scope(new_intake_scope())
+
+    async def adopt(self, key: DataKey, owner_scope: str) -> DataKey:
+        """``key`` (an intake key) as adopted by ``owner_scope``: set in the store if no case
+        owns it yet, in one atomic update.
+
+        Raises:
+            KeyOwnedElsewhere: another case adopted it first.
+            KeyShredded: it was shredded meanwhile.
+        """
+        if key.owner_scope == owner_scope:
+            return key
+        if key.owner_scope is None:
+            stored = await self._store.adopt(key.key_id, owner_scope)
+            if stored is None:
+                raise UnknownKey(f"no data key {key.key_id}")
+            if stored.owner_scope == owner_scope or stored.owner_scope is None:
+                return self._remember(stored)
+            raise KeyOwnedElsewhere(key.key_id, stored.owner_scope)
+        raise KeyOwnedElsewhere(key.key_id, key.owner_scope)
+
     async def shred(self, scope: str) -> StoredKey | None:
         """Destroy the scope's data key for good (crypto-shredding); ``None`` if it had none.
 
-        A scope without a key gets a tombstone too, so no key is ever created for it later.
+        Every intake key the scope adopted is destroyed with it. A scope without a key gets a
+        tombstone too, so no key is ever created for it later.
         """
+        for adopted in await self._store.shred_owned(scope):
+            self._by_id.pop(adopted.key_id)
         stored = await self._store.shred(scope)
         if stored is None:
             now = datetime.now(UTC)
@@ -460,6 +585,17 @@ class CaseKeys:
         if stored is not None:
             self._by_id.pop(stored.key_id)
         return stored
+
+    async def shred_stale_intake(
+        self, *, now: datetime | None = None, lifetime: timedelta = INTAKE_KEY_LIFETIME
+    ) -> int:
+        """Shred every intake key no case adopted within ``lifetime``; how many."""
+        cutoff = (now or datetime.now(UTC)) - lifetime
+        shredded = await self._store.shred_unadopted_intake(cutoff)
+        for stored in shredded:
+            self._by_id.pop(stored.key_id)
+            self._scope_ids.pop(stored.scope)
+        return len(shredded)
 
     async def rotate_master(self) -> int:
         """Re-wrap every live data key whose master key is not the active one; how many."""
