@@ -5,7 +5,12 @@ in ``docs/benchmarks.md``.
 run does sizes ×1, ×4, ×16 (benchmark 5: 625, 2,500 and 10,000 open cases;
 ``--memory-largest 2500`` stops it earlier). ``--only 2,4`` picks benchmarks, ``--sizes 1,4``
 sizes, ``--reps`` repetitions (at least 3), ``--memory-concurrency`` benchmark 5's starts in
-flight.
+flight, ``--memory-passes`` how many growing passes benchmark 5 makes (one by default: its
+repetitions are then RSS samples of that pass, and the table says so). ``--note`` is kept
+in the results file and printed above the table (e.g. "shared machine"); the CPU other
+processes used during the run is recorded either way (`bench.load`). A run of some
+benchmarks or sizes only is written to ``<date>-only-2-6.json`` (``-sizes-1``), never over
+a full run's file.
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
+from bench.load import OtherLoad, postgres_folder
 from bench.report import Row, machine_info, update_docs, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs" / "benchmarks.md"
-ALL = ("2", "3", "1", "4", "6", "5")
+ALL = ("2", "3", "1", "4", "6", "5")  # the order they run in
+ALL_IN_ORDER = ("1", "2", "3", "4", "5", "6")
 
 #: per benchmark: (unit at size ×1 in a full run, unit in a quick run)
 UNITS = {
@@ -34,7 +41,7 @@ UNITS = {
     "3": (25, 10),  # transactions per writer, with the projector following
     "4": (5, 3),  # histories replayed per repetition
     "5": (625, 50),  # open cases (×16 = 10,000)
-    "6": (8, 5),  # answers per side per repetition
+    "6": (8, 5),  # answers per side per repetition (p99 from 100 on, see stats.tail_statistic)
 }
 
 
@@ -58,16 +65,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="benchmark 5's workflow starts in flight at once",
     )
+    parser.add_argument(
+        "--memory-passes",
+        type=int,
+        default=1,
+        help="benchmark 5's growing passes per side (1: its repetitions are RSS samples of one"
+        " pass; each further pass costs about as long as the first)",
+    )
+    parser.add_argument(
+        "--note",
+        default="",
+        help="kept in the results file and printed above the table, e.g. 'shared machine'",
+    )
     args = parser.parse_args(argv)
     if args.reps < 3:
         parser.error("--reps must be at least 3: a median of fewer says little")
+    if args.memory_passes < 1:
+        parser.error("--memory-passes must be at least 1")
     args.only = [b.strip() for b in args.only.split(",") if b.strip()] or list(ALL)
     unknown = set(args.only) - set(ALL)
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     default_sizes = "1" if args.quick else "1,4,16"
-    args.sizes = [(f"×{m}", int(m)) for m in (args.sizes or default_sizes).split(",")]
+    multipliers = [m.strip() for m in (args.sizes or default_sizes).split(",") if m.strip()]
+    args.sizes = [(f"×{m}", int(m)) for m in multipliers]
+    args.partial = set(args.only) != set(ALL) or multipliers != default_sizes.split(",")
     return args
+
+
+def results_stem(args: argparse.Namespace, day: str) -> str:
+    """The results file's name without ``.json``: the day, ``-quick`` for a smoke run, and
+    ``-only-…`` / ``-sizes-…`` when benchmarks or sizes were picked, so that a partial run
+    never replaces the full run of the same day."""
+    stem = day + ("-quick" if args.quick else "")
+    if set(args.only) != set(ALL):
+        stem += "-only-" + "-".join(b for b in ALL_IN_ORDER if b in args.only)
+    default_sizes = ["×1"] if args.quick else ["×1", "×4", "×16"]
+    labels = [label for label, _ in args.sizes]
+    if labels != default_sizes:
+        stem += "-sizes-" + "-".join(label.lstrip("×") for label in labels)
+    return stem
 
 
 def versions() -> dict[str, str]:
@@ -78,7 +115,9 @@ def versions() -> dict[str, str]:
     return found
 
 
-async def run(args: argparse.Namespace) -> tuple[list[Row], dict[str, float]]:
+async def run(
+    args: argparse.Namespace, load: OtherLoad | None = None
+) -> tuple[list[Row], dict[str, float]]:
     from bench import infra
     from infra.logging import configure_logging
 
@@ -91,6 +130,8 @@ async def run(args: argparse.Namespace) -> tuple[list[Row], dict[str, float]]:
     timings: dict[str, float] = {}
     folder = Path(tempfile.mkdtemp(prefix="samverkan-bench-"))
     with infra.postgres_server() as server_dsn:
+        if load is not None and (pg_folder := postgres_folder(server_dsn)):
+            load.markers.append(pg_folder)  # the run's own PostgreSQL is not "other" load
         if {"2", "3"} & set(args.only):
             from bench import append
 
@@ -121,6 +162,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Row], dict[str, float]]:
                     extra = {}
                     if number == "5":
                         extra["largest"] = args.memory_largest
+                        extra["passes"] = args.memory_passes
                         if args.memory_concurrency:
                             extra["concurrency"] = args.memory_concurrency
                     rows += await bench.run(
@@ -141,8 +183,22 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     started = datetime.now().astimezone()
     t0 = time.perf_counter()
-    rows, timings = asyncio.run(run(args))
+    others = OtherLoad().start()
+    try:
+        rows, timings = asyncio.run(run(args, others))
+    finally:
+        other_cpu = others.stop()
     mode = "quick" if args.quick else "full"
+    conditions: dict[str, object] = {}
+    if other_cpu:
+        conditions["other_processes_cpu"] = other_cpu
+    if args.note:
+        conditions["note"] = args.note
+    if args.partial:
+        conditions["partial"] = {
+            "benchmarks": [b for b in ALL_IN_ORDER if b in args.only],
+            "sizes": [label for label, _ in args.sizes],
+        }
     path = write_results(
         rows,
         machine=machine_info(versions()),
@@ -151,6 +207,8 @@ def main(argv: list[str] | None = None) -> None:
         mode=mode,
         results_dir=args.results_dir,
         timings=timings,
+        conditions=conditions,
+        stem=results_stem(args, started.strftime("%Y-%m-%d")),
     )
     print(f"results: {path}")
     if not args.no_docs:

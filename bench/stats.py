@@ -3,6 +3,8 @@
 A benchmark runs its baseline and Samverkan alternately, ``reps`` times each; the ratio of
 repetition *i* is ``samverkan[i] / baseline[i]`` (pairs measured back to back share the
 machine's noise), and the reported figure is the median of those ratios with their min–max.
+Every `Summary` keeps the values it summarises, so a results file can be checked: the
+report recomputes each figure from its two sides (`bench.report.check_row`).
 """
 
 from __future__ import annotations
@@ -22,16 +24,32 @@ class Summary:
     low: float
     high: float
     n: int
+    #: the values summarised, in measurement order (empty in results files written before
+    #: they were kept)
+    values: tuple[float, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["values"] = list(self.values)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Summary:
+        """The inverse of `as_json`."""
+        return cls(
+            median=data["median"],
+            low=data["low"],
+            high=data["high"],
+            n=data["n"],
+            values=tuple(data.get("values", ())),
+        )
 
 
 def summarize(values: Sequence[float]) -> Summary:
-    """Median, min and max of ``values`` (at least one)."""
+    """Median, min and max of ``values`` (at least one), which it keeps."""
     if not values:
         raise ValueError("no values to summarize")
-    return Summary(statistics.median(values), min(values), max(values), len(values))
+    return Summary(statistics.median(values), min(values), max(values), len(values), tuple(values))
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -68,6 +86,36 @@ def alternation(reps: int) -> list[tuple[int, str]]:
         pair = ["baseline", "samverkan"] if rep % 2 == 0 else ["samverkan", "baseline"]
         order += [(rep, side) for side in pair]
     return order
+
+
+def paired_order(reps: int, baselines: Sequence[str]) -> list[tuple[int, str, str]]:
+    """The run order when one Samverkan side is compared with several baselines: for each
+    repetition and each baseline, a pair ``(rep, baseline, side)`` measured back to back, so
+    every ratio pairs a baseline with the Samverkan run next to it. Which of the pair goes
+    first alternates, by repetition and by baseline.
+
+    ``paired_order(2, ["a", "b"])`` is ``[(0, 'a', 'baseline'), (0, 'a', 'samverkan'),
+    (0, 'b', 'samverkan'), (0, 'b', 'baseline'), (1, 'a', 'samverkan'), ...]``.
+    """
+    order: list[tuple[int, str, str]] = []
+    for rep in range(reps):
+        for k, name in enumerate(baselines):
+            pair = ["baseline", "samverkan"] if (rep + k) % 2 == 0 else ["samverkan", "baseline"]
+            order += [(rep, name, side) for side in pair]
+    return order
+
+
+def tail_statistic(samples: int) -> tuple[str, float]:
+    """The tail percentile that ``samples`` values per repetition can support, and its name.
+
+    A p99 needs at least 100 values (below that it is one of the two largest); a p90 at least
+    10; fewer than 10 give the maximum, named as such.
+    """
+    if samples >= 100:
+        return "p99", 99.0
+    if samples >= 10:
+        return "p90", 90.0
+    return "max", 100.0
 
 
 def meets(value: float, target: str) -> bool | None:

@@ -8,9 +8,30 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import parse_args
-from bench.report import BEGIN, END, Row, row_from_json, splice, update_docs, write_results
-from bench.stats import alternation, meets, paired_ratios, percentile, summarize
+from bench.cli import parse_args, results_stem
+from bench.report import (
+    BEGIN,
+    END,
+    InconsistentRow,
+    Row,
+    check_row,
+    render_machine,
+    render_results,
+    row_from_json,
+    splice,
+    update_docs,
+    write_results,
+)
+from bench.stats import (
+    Summary,
+    alternation,
+    meets,
+    paired_order,
+    paired_ratios,
+    percentile,
+    summarize,
+    tail_statistic,
+)
 
 
 def test_summary_is_median_with_min_and_max() -> None:
@@ -137,3 +158,143 @@ def test_minutes_per_benchmark_are_in_the_table_header(tmp_path: Path) -> None:
     update_docs(docs, path)
     text = docs.read_text()
     assert "(full, 10.0 min)" in text and "Minutes per benchmark: 2 1.5, 5 5.0." in text
+
+
+def test_a_summary_keeps_its_values_through_json() -> None:
+    summary = summarize([3.0, 1.0, 2.0])
+    assert summary.values == (3.0, 1.0, 2.0)
+    assert Summary.from_json(json.loads(json.dumps(summary.as_json()))) == summary
+
+
+def test_each_baseline_runs_next_to_its_own_samverkan_run() -> None:
+    order = paired_order(3, ["raw", "eventsourcing"])
+    assert len(order) == 3 * 2 * 2
+    pairs = [order[i : i + 2] for i in range(0, len(order), 2)]
+    for first, second in pairs:
+        # back to back: same repetition, same baseline, one of each side
+        assert first[:2] == second[:2]
+        assert {first[2], second[2]} == {"samverkan", "baseline"}
+    # for each baseline, which side goes first alternates from one repetition to the next
+    for name in ("raw", "eventsourcing"):
+        firsts = [pair[0][2] for pair in pairs if pair[0][1] == name]
+        assert firsts[0] != firsts[1] and firsts[1] != firsts[2]
+    # and within a repetition, not every baseline starts with the same side
+    assert pairs[0][0][2] != pairs[1][0][2]
+
+
+def test_the_tail_statistic_is_one_the_samples_support() -> None:
+    assert tail_statistic(8) == ("max", 100.0)
+    assert tail_statistic(10) == ("p90", 90.0)
+    assert tail_statistic(99) == ("p90", 90.0)
+    assert tail_statistic(100) == ("p99", 99.0)
+    # with 8 values a "p99" is (nearly) the maximum, which is why it is not called one
+    values = [100.0] * 7 + [400.0]
+    assert percentile(values, 99) > 370  # 93 % of the way to the one slow answer
+
+
+def _rigged(**changes: object) -> Row:
+    import dataclasses
+
+    return dataclasses.replace(_row(), **changes)
+
+
+def test_a_row_whose_figure_is_not_samverkan_over_baseline_is_refused() -> None:
+    check_row(_row())  # the honest row passes
+    inverted = _rigged(figure=summarize(paired_ratios([100.0] * 3, [80.0, 90.0, 85.0])))
+    with pytest.raises(InconsistentRow, match="not Samverkan"):
+        check_row(inverted)
+    edited = _rigged(figure=Summary(0.95, 0.8, 0.9, 3, (0.8, 0.9, 0.85)))
+    with pytest.raises(InconsistentRow, match="median"):
+        check_row(edited)
+    shuffled = _rigged(figure=summarize([0.9, 0.8, 0.85]))  # same values, other pairing
+    with pytest.raises(InconsistentRow):
+        check_row(shuffled)
+    unchecked = _rigged(figure=Summary(0.85, 0.8, 0.9, 3))  # no values to check it against
+    with pytest.raises(InconsistentRow, match="keeps no measurements"):
+        check_row(unchecked)
+
+
+def test_a_row_without_baseline_reports_its_own_values() -> None:
+    lag = Row(
+        bench="3",
+        what="lag",
+        size="×1",
+        unit="ms",
+        samverkan=summarize([10.0, 12.0, 11.0]),
+        baseline=None,
+        baseline_name="—",
+        figure=summarize([10.0, 12.0, 11.0]),
+        figure_name="p99 ms",
+        target="< 250",
+    )
+    check_row(lag)
+    import dataclasses
+
+    with pytest.raises(InconsistentRow):
+        check_row(dataclasses.replace(lag, figure=summarize([1.0, 1.2, 1.1])))
+
+
+def _document(tmp_path: Path) -> dict[str, object]:
+    path = write_results(
+        [_row()],
+        machine={"cores": 2, "memory_gib": 24, "platform": "x", "python": "3.11"},
+        started=datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+        seconds=60,
+        mode="full",
+        results_dir=tmp_path,
+    )
+    return json.loads(path.read_text())
+
+
+def test_targets_and_whether_they_are_met_come_from_the_results_file(tmp_path: Path) -> None:
+    document = _document(tmp_path)
+    row = document["rows"][0]  # type: ignore[index]
+    assert "| >= 0.8 | yes |" in render_results(document)
+    row["target"] = ">= 0.9"  # the report has no target of its own: it shows the file's
+    assert "| >= 0.9 | **no** |" in render_results(document)
+    row["target"] = ">= 0.8"
+    row["met"] = False  # ...but works out whether it is met again, from the figure
+    assert "| >= 0.8 | yes |" in render_results(document)
+
+
+def test_the_report_refuses_a_results_file_with_a_rigged_figure(tmp_path: Path) -> None:
+    document = _document(tmp_path)
+    row = document["rows"][0]  # type: ignore[index]
+    row["figure"]["median"] = 1.5
+    row["figure"]["values"] = [1.5, 1.5, 1.5]
+    with pytest.raises(InconsistentRow):
+        render_results(document)
+
+
+def test_partial_runs_get_their_own_results_file() -> None:
+    day = "2026-03-02"
+    assert results_stem(parse_args([]), day) == day
+    assert results_stem(parse_args(["--quick"]), day) == f"{day}-quick"
+    assert results_stem(parse_args(["--only", "6,2"]), day) == f"{day}-only-2-6"
+    assert results_stem(parse_args(["--sizes", "1,4"]), day) == f"{day}-sizes-1-4"
+    assert parse_args(["--only", "2,6"]).partial and not parse_args([]).partial
+    with pytest.raises(SystemExit):
+        parse_args(["--memory-passes", "0"])
+
+
+def test_the_table_header_says_what_else_ran_on_the_machine() -> None:
+    text = render_machine(
+        {"cores": 2, "memory_gib": 24, "platform": "x", "python": "3.11"},
+        "2026-03-02T10:00:00+00:00",
+        600,
+        "full",
+        conditions={
+            "other_processes_cpu": {
+                "median_cores": 1.2,
+                "max_cores": 1.9,
+                "samples": 60,
+                "interval_s": 10.0,
+            },
+            "note": "Shared machine: other engineers' test suites ran at the same time",
+            "partial": {"benchmarks": ["2", "6"], "sizes": ["×1"]},
+        },
+    )
+    assert "Other processes on the machine used 1.20 cores (median of 60 samples 10 s" in text
+    assert "max 1.90) of 2." in text
+    assert "Shared machine: other engineers' test suites ran at the same time." in text
+    assert "Only benchmarks 2, 6 at ×1." in text
