@@ -1,11 +1,27 @@
 """Benchmarks 2 and 3: appends per second through the event store, and projection lag.
 
 2. Eight writers append to their own cases, one transaction per batch of 1 or 10 events,
-   through `PostgresEventStore.append` (checks, retry lookup, version check, the append
-   lock). Baselines on the same server and schema: raw asyncpg ``INSERT .. unnest`` into a
-   copy of the ``events`` table without the append-lock trigger (same indexes), asyncpg
-   ``COPY`` into it (the ceiling), and the `eventsourcing` library's PostgreSQL application
-   recorder (8 threads, its own table with its table lock for gap-free notification ids).
+   through `PostgresEventStore.append` (checks, grouping, the store's statement, the append
+   lock). The store groups the appends under way into one autocommit statement
+   (`eventstore.postgres`); how many appends each statement carried is counted and kept in
+   the notes. Baselines on the same server, each measured back to back with its own store
+   run (`bench.stats.paired_order`):
+
+   - **raw, grouped like the store**: the store's own statement (`_APPEND_GROUP`, batch JSON
+     built by the store's `_batch_json`) aimed at a copy of ``events`` without the
+     append-lock trigger (same columns, defaults and indexes), autocommit, the appends under
+     way grouped the way the store groups them (one statement in flight, the appends queued
+     meanwhile go together) but without the store's checks. The target's baseline: what the
+     store costs on top of the same SQL and the same grouping.
+   - **raw, one append per statement**: the same statement and table, autocommit, one
+     statement per append (8 in flight, one per writer): what grouping buys.
+   - **COPY, one per append**: ``copy_records_to_table`` into the same table, autocommit
+     (notes only).
+   - **eventsourcing**: the `eventsourcing` library's PostgreSQL application recorder (8
+     threads, its own table, one transaction per append with its ``LOCK TABLE`` for gap-free
+     notification ids).
+
+   After every run, outside the clock, the side's table must hold every event it was given.
 3. The same load through the store while a `Projector` follows with the default
    projections: lag from an append's return to the commit of the last projection's batch
    that holds the event.
@@ -15,11 +31,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,7 +45,7 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 
 from bench.report import Row
-from bench.stats import alternation, paired_ratios, percentile, summarize
+from bench.stats import paired_order, paired_ratios, percentile, summarize
 from cases import (
     ConcernCategory,
     Envelope,
@@ -38,6 +56,7 @@ from cases import (
     seal,
 )
 from eventstore import PostgresEventStore, Projector
+from eventstore.postgres import _APPEND_GROUP, _batch_json
 
 WRITERS = 8
 EVENTS_PER_CASE = 20
@@ -52,16 +71,32 @@ _COLUMNS = [
     "actor",
     "data",
 ]
-_RAW_INSERT = """
-INSERT INTO raw_events (event_id, case_id, version, type, schema_version, occurred_at, actor, data)
-SELECT e.event_id, $1, e.version, e.type, e.schema_version, e.occurred_at, e.actor, e.data::jsonb
-FROM unnest($2::uuid[], $3::int[], $4::text[], $5::int[], $6::timestamptz[], $7::text[], $8::text[])
-    AS e(event_id, version, type, schema_version, occurred_at, actor, data)
-ORDER BY e.version
-RETURNING position, version
-"""
+RAW_TABLE = "raw_events"
+#: The store's fast-path statement with its table renamed: the raw baselines send exactly
+#: the store's statement shape (version check per case, insert, positions back).
+RAW_APPEND = re.sub(r"\bevents\b", RAW_TABLE, _APPEND_GROUP)
+
+#: Benchmark 2's baselines in the order each repetition runs them (each next to a store run).
+BASELINES = ("raw_grouped", "raw", "copy", "eventsourcing")
+#: What each side of benchmark 2 sends, for the rows and the notes.
+GROUPING = {
+    "samverkan": "the store: concurrent appends grouped, one autocommit statement in flight",
+    "raw_grouped": "the store's statement, grouped like the store, autocommit, no checks",
+    "raw": "the store's statement, one append per statement (8 in flight), autocommit",
+    "copy": "COPY, one append per COPY (8 in flight), autocommit",
+    "eventsourcing": "eventsourcing insert_events, one transaction per append, LOCK TABLE",
+}
 
 Batch = tuple[str, int, list[Envelope]]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One timed run of one side: seconds on the clock and statements sent (``None`` where
+    the side does not group, i.e. one per append)."""
+
+    seconds: float
+    statements: int | None = None
 
 
 def _event(case_id: str, version: int) -> Any:
@@ -108,18 +143,6 @@ def writer_batches(writer: int, transactions: int, batch: int, tag: str) -> list
     return out
 
 
-def _raw_args(envelopes: Sequence[Envelope]) -> list[Any]:
-    return [
-        [e.event_id for e in envelopes],
-        [e.version for e in envelopes],
-        [e.type for e in envelopes],
-        [e.schema_version for e in envelopes],
-        [e.occurred_at for e in envelopes],
-        [e.actor for e in envelopes],
-        [json.dumps(e.data, separators=(",", ":")) for e in envelopes],
-    ]
-
-
 def _records(envelopes: Sequence[Envelope]) -> list[tuple[Any, ...]]:
     return [
         (
@@ -137,15 +160,25 @@ def _records(envelopes: Sequence[Envelope]) -> list[tuple[Any, ...]]:
 
 
 async def prepare_schema(pool: asyncpg.Pool) -> None:
-    """The raw baseline's table: ``events``' columns, defaults, identity and indexes, no trigger."""
-    await pool.execute("CREATE TABLE IF NOT EXISTS raw_events (LIKE events INCLUDING ALL)")
+    """The raw baselines' table: ``events``' columns, defaults, identity and indexes, no
+    trigger (so no append lock and no notification)."""
+    await pool.execute(f"CREATE TABLE IF NOT EXISTS {RAW_TABLE} (LIKE events INCLUDING ALL)")
 
 
 async def _truncate(pool: asyncpg.Pool, table: str) -> None:
     await pool.execute(f"TRUNCATE {table} RESTART IDENTITY CASCADE")
 
 
-async def _run_writers(work: list[list[Batch]], one: Callable[[Batch], Any]) -> float:
+async def _check_written(pool: asyncpg.Pool, table: str, work: list[list[Batch]]) -> None:
+    """Refuse a run whose table does not hold exactly the events it was given (a baseline
+    whose version check failed would insert nothing, fast)."""
+    given = sum(len(envelopes) for batches in work for _, _, envelopes in batches)
+    written = await pool.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608 - our table names
+    if written != given:
+        raise RuntimeError(f"{table}: {written} events written of {given}")
+
+
+async def _run_writers(work: list[list[Batch]], one: Callable[[Batch], Awaitable[Any]]) -> float:
     """Run each writer's batches in order, all writers at once; seconds taken."""
 
     async def writer(batches: list[Batch]) -> None:
@@ -157,47 +190,110 @@ async def _run_writers(work: list[list[Batch]], one: Callable[[Batch], Any]) -> 
     return time.perf_counter() - started
 
 
-async def run_store(pool: asyncpg.Pool, work: list[list[Batch]]) -> float:
-    store = PostgresEventStore(pool)
+class CountingPool:
+    """A pool that counts the statements sent through ``fetch`` (the store's fast path sends
+    each group with one ``fetch``); everything else goes to the pool it wraps."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._inner = pool
+        self.statements = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def fetch(self, *args: Any, **kwargs: Any) -> Any:
+        self.statements += 1
+        return await self._inner.fetch(*args, **kwargs)
+
+
+async def run_store(pool: asyncpg.Pool, work: list[list[Batch]]) -> Run:
+    counting = CountingPool(pool)
+    store = PostgresEventStore(counting)  # type: ignore[arg-type]
     await _truncate(pool, "events")
 
     async def one(item: Batch) -> None:
         await store.append(item[0], item[1], item[2])
 
-    return await _run_writers(work, one)
+    seconds = await _run_writers(work, one)
+    await _check_written(pool, "events", work)
+    return Run(seconds, counting.statements)
 
 
-async def run_raw(pool: asyncpg.Pool, work: list[list[Batch]]) -> float:
-    await _truncate(pool, "raw_events")
+class RawGrouper:
+    """The store's grouping without the store: each append's batch JSON (the store's own
+    `_batch_json`) is queued; one task sends the queue as one `RAW_APPEND` statement while
+    none is in flight, and the appends queued meanwhile go in the next one."""
 
-    # Arguments are built inside the clock, as `append` builds its own.
-    async def writer(batches: list[Batch]) -> None:
-        for case_id, _, envelopes in batches:
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.fetch(_RAW_INSERT, case_id, *_raw_args(envelopes))
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._queue: list[tuple[str, asyncio.Future[None]]] = []
+        self._sender: asyncio.Task[None] | None = None
+        self.statements = 0
 
-    started = time.perf_counter()
-    await asyncio.gather(*(writer(w) for w in work))
-    return time.perf_counter() - started
+    async def append(self, case_id: str, expected: int, envelopes: Sequence[Envelope]) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((_batch_json(case_id, expected, envelopes)[1:-1], done))
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send_all())
+        await done
+
+    async def _send_all(self) -> None:
+        try:
+            while self._queue:
+                await asyncio.sleep(0)  # as the store: appends about to queue join this group
+                group, self._queue = self._queue, []
+                self.statements += 1
+                try:
+                    await self._pool.fetch(RAW_APPEND, "[" + ",".join(b for b, _ in group) + "]")
+                except Exception as exc:
+                    for _, done in group:
+                        done.set_exception(exc)
+                    continue
+                for _, done in group:
+                    done.set_result(None)
+        finally:
+            self._sender = None
 
 
-async def run_copy(pool: asyncpg.Pool, work: list[list[Batch]]) -> float:
-    await _truncate(pool, "raw_events")
+async def run_raw_grouped(pool: asyncpg.Pool, work: list[list[Batch]]) -> Run:
+    await _truncate(pool, RAW_TABLE)
+    grouper = RawGrouper(pool)
 
-    async def writer(batches: list[Batch]) -> None:
-        for _, _, envelopes in batches:
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.copy_records_to_table(
-                    "raw_events", records=_records(envelopes), columns=_COLUMNS
-                )
+    async def one(item: Batch) -> None:
+        await grouper.append(*item)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(writer(w) for w in work))
-    return time.perf_counter() - started
+    seconds = await _run_writers(work, one)
+    await _check_written(pool, RAW_TABLE, work)
+    return Run(seconds, grouper.statements)
+
+
+async def run_raw(pool: asyncpg.Pool, work: list[list[Batch]]) -> Run:
+    await _truncate(pool, RAW_TABLE)
+
+    # The batch JSON is built inside the clock, as `append` builds its own.
+    async def one(item: Batch) -> None:
+        await pool.fetch(RAW_APPEND, _batch_json(*item))
+
+    seconds = await _run_writers(work, one)
+    await _check_written(pool, RAW_TABLE, work)
+    return Run(seconds)
+
+
+async def run_copy(pool: asyncpg.Pool, work: list[list[Batch]]) -> Run:
+    await _truncate(pool, RAW_TABLE)
+
+    async def one(item: Batch) -> None:
+        await pool.copy_records_to_table(RAW_TABLE, records=_records(item[2]), columns=_COLUMNS)
+
+    seconds = await _run_writers(work, one)
+    await _check_written(pool, RAW_TABLE, work)
+    return Run(seconds)
 
 
 class EventsourcingSide:
     """The `eventsourcing` library's PostgreSQL application recorder on the same server."""
+
+    TABLE = "es_events"
 
     def __init__(self, dsn: str) -> None:
         from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
@@ -213,16 +309,16 @@ class EventsourcingSide:
             pool_size=WRITERS,
             originator_id_type="text",
         )
-        self.recorder = PostgresApplicationRecorder(self.datastore, events_table_name="es_events")
+        self.recorder = PostgresApplicationRecorder(self.datastore, events_table_name=self.TABLE)
         self.recorder.create_table()
 
     def close(self) -> None:
         self.datastore.close()
 
-    async def run(self, pool: asyncpg.Pool, work: list[list[Batch]]) -> float:
+    async def run(self, pool: asyncpg.Pool, work: list[list[Batch]]) -> Run:
         from eventsourcing.persistence import StoredEvent
 
-        await _truncate(pool, "es_events")
+        await _truncate(pool, self.TABLE)
         prepared = [
             [
                 [
@@ -251,11 +347,88 @@ class EventsourcingSide:
             await loop.run_in_executor(None, barrier.wait)
             started = time.perf_counter()
             await asyncio.gather(*futures)
-            return time.perf_counter() - started
+            seconds = time.perf_counter() - started
+        await _check_written(pool, self.TABLE, work)
+        return Run(seconds)
 
 
 def _work(transactions_per_writer: int, batch: int, tag: str) -> list[list[Batch]]:
     return [writer_batches(w, transactions_per_writer, batch, tag) for w in range(WRITERS)]
+
+
+def append_rows(
+    *,
+    batch: int,
+    label: str,
+    events: int,
+    appends: int,
+    runs: dict[str, dict[str, list[Run]]],
+) -> list[Row]:
+    """Benchmark 2's rows at one batch size and size from its timed runs.
+
+    ``runs[baseline][side]`` holds the runs of each pair (``side`` is ``"samverkan"`` or
+    ``"baseline"``), repetition by repetition; each run moved ``events`` events in
+    ``appends`` appends. Rates are events per second; every figure is the paired ratio
+    Samverkan / baseline, so above 1 means the store was faster.
+    """
+
+    def rates(side_runs: list[Run]) -> list[float]:
+        return [events / r.seconds for r in side_runs]
+
+    def per_statement(side_runs: list[Run]) -> dict[str, Any]:
+        return summarize([appends / (r.statements or appends) for r in side_runs]).as_json()
+
+    what = f"appends, 8 writers, {batch} event{'s' if batch > 1 else ''}/txn"
+    store_rates = {name: rates(sides["samverkan"]) for name, sides in runs.items()}
+    base_rates = {name: rates(sides["baseline"]) for name, sides in runs.items()}
+
+    def notes(name: str) -> dict[str, Any]:
+        return {
+            "events_per_rep": events,
+            "appends_per_rep": appends,
+            "sides": {"samverkan": GROUPING["samverkan"], "baseline": GROUPING[name]},
+            "appends_per_statement": {
+                "samverkan": per_statement(runs[name]["samverkan"]),
+                "baseline": per_statement(runs[name]["baseline"]),
+            },
+        }
+
+    def row(name: str, suffix: str, baseline_name: str, figure_name: str, target: str) -> Row:
+        return Row(
+            bench="2",
+            what=f"{what} {suffix}",
+            size=label,
+            unit="ev/s",
+            samverkan=summarize(store_rates[name]),
+            baseline=summarize(base_rates[name]),
+            baseline_name=baseline_name,
+            figure=summarize(paired_ratios(store_rates[name], base_rates[name])),
+            figure_name=figure_name,
+            target=target,
+            notes=notes(name),
+        )
+
+    rows = []
+    if "raw_grouped" in runs:
+        grouped = row("raw_grouped", "vs raw, same grouping", "raw, grouped", "× raw", ">= 0.8")
+        rows.append(grouped)
+    if "raw" in runs:
+        single = row("raw", "vs raw, 1 append/statement", "raw, 1/stmt", "× raw 1/stmt", "")
+        if "copy" in runs:
+            single.notes.update(
+                copy_events_per_s=summarize(base_rates["copy"]).as_json(),
+                copy_store_events_per_s=summarize(store_rates["copy"]).as_json(),
+                store_vs_copy=summarize(
+                    paired_ratios(store_rates["copy"], base_rates["copy"])
+                ).as_json(),
+                copy_side=GROUPING["copy"],
+            )
+        rows.append(single)
+    if "eventsourcing" in runs:
+        rows.append(
+            row("eventsourcing", "vs eventsourcing", "eventsourcing", "× eventsourcing", ">= 5")
+        )
+    return rows
 
 
 async def bench_append(
@@ -270,74 +443,40 @@ async def bench_append(
     pool = await asyncpg.create_pool(dsn, min_size=WRITERS, max_size=WRITERS)
     await prepare_schema(pool)
     es = EventsourcingSide(dsn) if with_eventsourcing else None
+    baselines: dict[str, Callable[[asyncpg.Pool, list[list[Batch]]], Awaitable[Run]]] = {
+        "raw_grouped": run_raw_grouped,
+        "raw": run_raw,
+        "copy": run_copy,
+    }
+    if es is not None:
+        baselines["eventsourcing"] = es.run
     rows: list[Row] = []
     try:
         for batch in (1, 10):
             for label, mult in sizes:
                 per_writer = unit_transactions * mult
-                total = per_writer * WRITERS * batch
-                rates: dict[str, list[float]] = {"store": [], "raw": [], "copy": [], "es": []}
-                for rep, side in alternation(reps):
-                    work = _work(per_writer, batch, f"{rep}{side[0]}")
-                    if side == "samverkan":
-                        rates["store"].append(total / await run_store(pool, work))
-                    else:
-                        rates["raw"].append(total / await run_raw(pool, work))
-                        rates["copy"].append(total / await run_copy(pool, work))
-                        if es is not None:
-                            rates["es"].append(total / await es.run(pool, work))
-                what = f"appends, 8 writers, {batch} event{'s' if batch > 1 else ''}/txn"
-                notes = {
-                    "events_per_rep": total,
-                    "copy_events_per_s": summarize(rates["copy"]).as_json(),
-                    "store_vs_copy": summarize(
-                        paired_ratios(rates["store"], rates["copy"])
-                    ).as_json(),
+                runs: dict[str, dict[str, list[Run]]] = {
+                    name: {"samverkan": [], "baseline": []} for name in baselines
                 }
-                rows.append(
-                    Row(
-                        bench="2",
-                        what=what,
-                        size=label,
-                        unit="ev/s",
-                        samverkan=summarize(rates["store"]),
-                        baseline=summarize(rates["raw"]),
-                        baseline_name="raw INSERT",
-                        figure=summarize(paired_ratios(rates["store"], rates["raw"])),
-                        figure_name="× raw",
-                        target=">= 0.8",
-                        notes=notes,
-                    )
+                for rep, name, side in paired_order(reps, list(baselines)):
+                    work = _work(per_writer, batch, f"{rep}{name[:2]}{side[0]}")
+                    runner = run_store if side == "samverkan" else baselines[name]
+                    runs[name][side].append(await runner(pool, work))
+                found = append_rows(
+                    batch=batch,
+                    label=label,
+                    events=per_writer * WRITERS * batch,
+                    appends=per_writer * WRITERS,
+                    runs=runs,
                 )
-                if es is not None:
-                    rows.append(
-                        Row(
-                            bench="2",
-                            what=what + " vs eventsourcing",
-                            size=label,
-                            unit="ev/s",
-                            samverkan=summarize(rates["store"]),
-                            baseline=summarize(rates["es"]),
-                            baseline_name="eventsourcing",
-                            figure=summarize(paired_ratios(rates["store"], rates["es"])),
-                            figure_name="× eventsourcing",
-                            target=">= 5",
-                            notes={
-                                # What 5x would need, against the fastest any writer got
-                                # into the same table in the same repetition: above 1, the
-                                # target is beyond COPY's ceiling on this machine.
-                                "five_x_eventsourcing_over_copy": summarize(
-                                    paired_ratios([5 * r for r in rates["es"]], rates["copy"])
-                                ).as_json(),
-                                "five_x_eventsourcing_over_raw": summarize(
-                                    paired_ratios([5 * r for r in rates["es"]], rates["raw"])
-                                ).as_json(),
-                            },
-                        )
+                rows += found
+                for r in found:
+                    print(
+                        f"  bench 2 {r.what} {label}: {r.samverkan.median:,.0f} vs "
+                        f"{r.baseline.median if r.baseline else 0:,.0f} ev/s, "
+                        f"{r.figure_name} {r.figure.median:.2f}",
+                        flush=True,
                     )
-                print(
-                    f"  bench 2 {what} {label}: {rows[-1].samverkan.median:,.0f} ev/s", flush=True
-                )
     finally:
         if es is not None:
             es.close()

@@ -37,7 +37,7 @@ async def profile(batch: int, transactions: int) -> str:
             work = append._work(transactions, batch, "prof")
             profiler = Profiler(async_mode="disabled", interval=0.0005)
             profiler.start()
-            seconds = await append.run_store(pool, work)
+            seconds = (await append.run_store(pool, work)).seconds
             profiler.stop()
             events = transactions * append.WRITERS * batch
             header = f"{events} events in {seconds:.2f} s = {events / seconds:,.0f} ev/s\n"
