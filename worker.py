@@ -5,8 +5,11 @@ environment (README, "Settings"), connects to Temporal with the shared data conv
 opens the event store's connection pool, and polls task queue ``samverkan-cases`` until
 SIGTERM or SIGINT, when it stops taking new tasks and lets running ones finish.
 
-Tests build the same worker with `build_worker` and fake activities registered under the
-production names (STYLE rule 7).
+`compose` is the one place that builds the activities from their adapters (event store,
+agency systems, notification endpoint, policy file); `production_activities` feeds it the
+production adapters from the settings, and the workflow and end-to-end tests feed it an
+in-memory store, the agency simulator or fakes. `build_worker` registers what it returns
+(or fake activities under the production names, STYLE rule 7) beside both workflows.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import signal
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -26,7 +30,11 @@ from infra.sandbox import workflow_runner
 from workflows import WORKFLOWS
 
 if TYPE_CHECKING:
+    from activities.agencies import SystemFactory
+    from activities.config import AgencyDirectory
+    from eventstore import EventStore
     from infra.keys import CaseKeys
+    from infra.settings import Settings
 
 #: Activity tasks one worker takes at a time. An activity counts as started (its
 #: start-to-close clock runs) as soon as the worker has polled it, so slots beyond what the
@@ -58,43 +66,78 @@ def build_worker(
     )
 
 
-async def production_activities(
-    stack: AsyncExitStack, pool: asyncpg.Pool, keys: CaseKeys
+def compose(
+    stack: AsyncExitStack,
+    *,
+    events: EventStore,
+    agencies: AgencyDirectory,
+    notify_url: str | None,
+    policy_file: Path | None = None,
+    agency_systems: SystemFactory | None = None,
 ) -> list[Callable[..., Any]]:
-    """The real activities, wired to settings: PostgreSQL, agency systems, notifications.
+    """Every activity the workflows call, built on the given adapters.
 
-    Events go through the encrypting store: personal fields are sealed with the case key.
+    Args:
+        stack: closes the HTTP clients of the agency and notification activities.
+        events: the event store (PostgreSQL or in memory, encrypting or not).
+        agencies: where each agency's system is and how to call it.
+        notify_url: where escalation notices to people go (``SAMVERKAN_NOTIFY_URL``).
+        policy_file: the operator's policy; ``None`` is the built-in default.
+        agency_systems: builds each agency's system from its endpoint; ``None`` calls it
+            over HTTP (tests may pass fakes).
+
+    Raises:
+        NotificationConfigError: ``notify_url`` is not set or not an http(s) URL.
     """
-    from activities.agencies import AgencyActivities, load_agency_directory
+    from activities.agencies import AgencyActivities, HttpAgencySystem
     from activities.deadlines import DeadlineActivities
     from activities.eventstore import EventStoreActivities
     from activities.notifications import NotificationActivities
-    from eventstore import PostgresEventStore
-    from eventstore.encrypted import EncryptingEventStore, PostgresPersonalDataVault
-    from infra.settings import get_settings
 
-    settings = get_settings()
-    store = EventStoreActivities(
-        EncryptingEventStore(
-            PostgresEventStore(pool), keys=keys, vault=PostgresPersonalDataVault(pool)
-        )
-    )
-    directory = load_agency_directory(settings.samverkan_agencies_file)
-    agencies = AgencyActivities(directory)
-    stack.push_async_callback(agencies.aclose)
-    notifications = NotificationActivities(settings.samverkan_notify_url)
+    store = EventStoreActivities(events)
+    notifications = NotificationActivities(notify_url)
     stack.push_async_callback(notifications.aclose)
-    deadlines = DeadlineActivities(policy_file=settings.samverkan_policy_file)
+    agency_calls = AgencyActivities(
+        agencies, system_factory=agency_systems or HttpAgencySystem.for_endpoint
+    )
+    stack.push_async_callback(agency_calls.aclose)
+    deadlines = DeadlineActivities(policy_file=policy_file)
     return [
         store.append_events,
         store.read_case_events,
-        agencies.deliver_consultation,
-        agencies.deliver_agency_notice,
-        agencies.fetch_consultation_status,
+        *agency_calls.activities(),
         notifications.notify_escalation,
         deadlines.load_policy,
         deadlines.compute_deadline,
     ]
+
+
+async def production_activities(
+    stack: AsyncExitStack, pool: asyncpg.Pool, keys: CaseKeys, settings: Settings | None = None
+) -> list[Callable[..., Any]]:
+    """`compose` on the production adapters: the encrypting PostgreSQL event store (personal
+    fields sealed with the case key), and the agencies file, notification endpoint and
+    policy file of ``settings`` (default: the process's).
+
+    Raises:
+        AgencyConfigError: the agencies file is not set, unreadable or invalid.
+        NotificationConfigError: the notification endpoint is not set or not a URL.
+    """
+    from activities.config import load_agency_directory
+    from eventstore import PostgresEventStore
+    from eventstore.encrypted import EncryptingEventStore, PostgresPersonalDataVault
+    from infra.settings import get_settings
+
+    settings = settings or get_settings()
+    return compose(
+        stack,
+        events=EncryptingEventStore(
+            PostgresEventStore(pool), keys=keys, vault=PostgresPersonalDataVault(pool)
+        ),
+        agencies=load_agency_directory(settings.samverkan_agencies_file),
+        notify_url=settings.samverkan_notify_url,
+        policy_file=settings.samverkan_policy_file,
+    )
 
 
 async def run_worker() -> None:
@@ -129,7 +172,7 @@ async def run_worker() -> None:
             runtime=runtime,
             interceptors=tracing_interceptors(settings.samverkan_tracing),
         )
-        activities = await production_activities(stack, pool, codec.keys)
+        activities = await production_activities(stack, pool, codec.keys, settings)
         worker = build_worker(
             client, task_queue=settings.samverkan_task_queue, activities=activities
         )

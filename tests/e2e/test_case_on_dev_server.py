@@ -1,8 +1,8 @@
 """End to end on the real Temporal dev server: PostgreSQL, encryption, the simulator answering.
 
-The worker is the production composition (`build_worker`) with the encrypting PostgreSQL
-event store and the payload codec; the simulator plays the police and answers with a
-Temporal update, as an agency with its own client would.
+The worker is the production composition (`compose` and `build_worker`) with the
+encrypting PostgreSQL event store and the payload codec; the simulator plays the police and
+answers with a Temporal update, as an agency with its own client would.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
 import asyncpg
@@ -18,10 +19,6 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.agencies import AgencyActivities
-from activities.deadlines import DeadlineActivities
-from activities.eventstore import EventStoreActivities
-from activities.notifications import NotificationActivities
 from cases import OpenCase
 from cases.examples import EXAMPLE_OPEN_CASE
 from eventstore import PostgresEventStore, create_pool, migrate
@@ -34,7 +31,7 @@ from simulator.app import running_simulator
 from simulator.responder import TemporalUpdateResponder
 from tests.agencies.support import directory_for
 from tests.waiting import eventually
-from worker import build_worker
+from worker import build_worker, compose
 from workflows import CaseWorkflow
 
 pytestmark = pytest.mark.e2e
@@ -61,23 +58,17 @@ async def test_case_runs_end_to_end_encrypted_and_replays(
         PostgresEventStore(pool), keys=codec.keys, vault=PostgresPersonalDataVault(pool)
     )
     responder = TemporalUpdateResponder(client=client)
-    async with running_simulator(responder=responder) as simulator_url:
-        agencies = AgencyActivities(directory_for(simulator_url))
-        notifications = NotificationActivities(f"{simulator_url}/notifications")
-        events = EventStoreActivities(store)
-        deadlines = DeadlineActivities()
-        worker = build_worker(
-            client,
-            task_queue=task_queue,
-            activities=[
-                events.append_events,
-                events.read_case_events,
-                *agencies.activities(),
-                notifications.notify_escalation,
-                deadlines.load_policy,
-                deadlines.compute_deadline,
-            ],
+    async with (
+        running_simulator(responder=responder) as simulator_url,
+        AsyncExitStack() as closing,
+    ):
+        activities = compose(
+            closing,
+            events=store,
+            agencies=directory_for(simulator_url),
+            notify_url=f"{simulator_url}/notifications",
         )
+        worker = build_worker(client, task_queue=task_queue, activities=activities)
         async with worker:
             case_number = f"E2E-{uuid.uuid4().hex[:8]}"
             data = dict(EXAMPLE_OPEN_CASE, case_number=case_number)
@@ -129,8 +120,6 @@ async def test_case_runs_end_to_end_encrypted_and_replays(
                 case_number,
             )
             history = await handle.fetch_history()
-        await agencies.aclose()
-        await notifications.aclose()
 
     assert summary["state"] == "investigation"
     assert summary["version"] == len(rows)

@@ -1,9 +1,9 @@
 """Workflow test harness: the real worker composition with an in-memory event store.
 
-`build_worker` from worker.py is the production composition root; here it gets the
-in-memory store (which passes the same contract suite as PostgreSQL), the real deadline
-activities, and the real agency and notification activities talking over HTTP to the
-agency simulator. Agencies are answered by the tests themselves (the simulator's
+worker.py is the production composition root: `compose` builds the activities and
+`build_worker` the worker. Here `compose` gets the in-memory store (which passes the same
+contract suite as PostgreSQL), the default policy, and the agencies and the notification
+endpoint at the agency simulator, called over HTTP as in production. Agencies are answered by the tests themselves (the simulator's
 responder is off), so each test decides when and how an agency answers.
 """
 
@@ -13,8 +13,8 @@ import contextlib
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,17 +26,13 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.agencies import AgencyActivities
-from activities.deadlines import DeadlineActivities
-from activities.eventstore import EventStoreActivities
-from activities.notifications import NotificationActivities
 from cases import OpenCase
 from cases.examples import EXAMPLE_OPEN_CASE
 from eventstore import EventStore, InMemoryEventStore
 from simulator.app import running_simulator
 from simulator.responder import NullResponder
 from tests.agencies.support import SimulatorAdmin, directory_for
-from worker import build_worker
+from worker import build_worker, compose
 from workflows import CaseWorkflow
 from workflows.case import RUN_OPTIONS_MEMO
 from workflows.messages import CaseRunOptions
@@ -92,25 +88,6 @@ class CaseStack:
         )
 
 
-def case_activities(
-    store: EventStore, simulator_url: str
-) -> tuple[list[Callable[..., Any]], list[Any]]:
-    """The production activities against ``store`` and the simulator; and what to close."""
-    agencies = AgencyActivities(directory_for(simulator_url))
-    notifications = NotificationActivities(f"{simulator_url}/notifications")
-    deadlines = DeadlineActivities()
-    events = EventStoreActivities(store)
-    activities = [
-        events.append_events,
-        events.read_case_events,
-        *agencies.activities(),
-        notifications.notify_escalation,
-        deadlines.load_policy,
-        deadlines.compute_deadline,
-    ]
-    return activities, [agencies, notifications]
-
-
 @asynccontextmanager
 async def case_worker(
     client: Client,
@@ -126,19 +103,21 @@ async def case_worker(
     and so uses no sticky queue: a worker that will be stopped mid-test must not hold
     sticky tasks, or the time-skipping server waits for it.
     """
-    activities, closers = case_activities(store, simulator_url)
-    worker = build_worker(
-        client,
-        task_queue=task_queue,
-        activities=activities,
-        max_cached_workflows=max_cached_workflows,
-    )
-    try:
+    async with AsyncExitStack() as stack:
+        activities = compose(
+            stack,
+            events=store,
+            agencies=directory_for(simulator_url),
+            notify_url=f"{simulator_url}/notifications",
+        )
+        worker = build_worker(
+            client,
+            task_queue=task_queue,
+            activities=activities,
+            max_cached_workflows=max_cached_workflows,
+        )
         async with worker:
             yield worker
-    finally:
-        for closer in closers:
-            await closer.aclose()
 
 
 @asynccontextmanager
