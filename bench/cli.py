@@ -179,8 +179,31 @@ async def run(
     return rows, timings
 
 
+def checkout() -> dict[str, object]:
+    """The commit the run measured and the tracked files that differed from it (a shared
+    checkout may hold other people's uncommitted changes to the code under test)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args],  # noqa: S607 - git from PATH, fixed arguments
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return {}
+    modified = [line for line in git("diff", "--name-only", "HEAD").splitlines() if line]
+    return {"commit": commit, "modified": modified}
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    code = checkout()
     started = datetime.now().astimezone()
     t0 = time.perf_counter()
     others = OtherLoad().start()
@@ -192,6 +215,10 @@ def main(argv: list[str] | None = None) -> None:
     conditions: dict[str, object] = {}
     if other_cpu:
         conditions["other_processes_cpu"] = other_cpu
+    if code:
+        conditions["checkout"] = code
+        if (after := checkout()) != code:
+            conditions["checkout_at_end"] = after
     if args.note:
         conditions["note"] = args.note
     if args.partial:

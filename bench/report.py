@@ -211,6 +211,19 @@ def render_machine(
         if other
         else ""
     )
+    code = conditions.get("checkout")
+    checkout = (
+        f" Code: commit {code['commit'][:10]}"
+        + (
+            f" with uncommitted changes to {', '.join(code['modified'])}."
+            if code.get("modified")
+            else "."
+        )
+        if code
+        else ""
+    )
+    if code and conditions.get("checkout_at_end"):
+        checkout += " The checkout changed while the run went on (`checkout_at_end`)."
     note = f" {conditions['note'].rstrip('.')}." if conditions.get("note") else ""
     partial = conditions.get("partial")
     only = (
@@ -222,7 +235,7 @@ def render_machine(
     return (
         f"Run {started} ({mode}, {seconds / 60:.1f} min) on {machine['cores']} cores, "
         f"{machine['memory_gib']} GiB, {machine['platform']}, Python {machine['python']}; "
-        f"{versions}.{only}{per_bench}{others}{note}"
+        f"{versions}.{only}{per_bench}{others}{checkout}{note}"
     )
 
 

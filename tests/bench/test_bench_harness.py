@@ -292,8 +292,10 @@ def test_the_table_header_says_what_else_ran_on_the_machine() -> None:
             },
             "note": "Shared machine: other engineers' test suites ran at the same time",
             "partial": {"benchmarks": ["2", "6"], "sizes": ["×1"]},
+            "checkout": {"commit": "0123456789abcdef", "modified": ["eventstore/postgres.py"]},
         },
     )
+    assert "commit 0123456789 with uncommitted changes to eventstore/postgres.py." in text
     assert "Other processes on the machine used 1.20 cores (median of 60 samples 10 s" in text
     assert "max 1.90) of 2." in text
     assert "Shared machine: other engineers' test suites ran at the same time." in text
