@@ -153,8 +153,11 @@ def register(app: typer.Typer) -> None:
             settings = settings.model_copy(update={"samverkan_gateway_port": port})
 
         async def run(pool: asyncpg.Pool) -> None:
+            from gateway.server import check_master_keys
             from infra.metrics import runtime_with_metrics
 
+            # Before Temporal: wrong master keys end here in one sentence (`_with_pool`).
+            await check_master_keys(pool, master)
             shell = get_settings()
             runtime = runtime_with_metrics(shell.samverkan_metrics_bind)
             client = await connect(shell, runtime=runtime)

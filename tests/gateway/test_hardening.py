@@ -5,6 +5,7 @@ unknown property names, and a trusted-host check."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import uuid
@@ -12,16 +13,22 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from temporalio.testing import WorkflowEnvironment
+import typer
+import uvicorn
+from temporalio.service import RPCError, RPCStatusCode
+from typer.testing import CliRunner
 
-from cases import Agency
-from gateway import GatewayRecords, openapi_document
+from cases import AcknowledgeConsultation, Agency
+from gateway import GatewayRecords, openapi_document, serve
 from gateway.config import GatewaySettings
+from gateway.consultations import ConsultationNotFound, Consultations
 from gateway.ratelimit import RateLimiter
 from gateway.records import AuditEntry, IdempotentResult
-from infra.keys import CaseKeys, PostgresDataKeyStore, scope_for_workflow_id
+from infra import temporal_client
+from infra.keys import CaseKeys, KeyError_, MasterKeys, PostgresDataKeyStore, scope_for_workflow_id
+from infra.settings import get_settings
+from samverkan.commands.gateway import register
 from tests.gateway.conftest import CODEC_TOKEN, Stack
-from tests.gateway.probe import ProbeCase, ProbeConsultation, ProbeConsultationInput
 
 CHUNK = b"x" * (64 * 1024)
 ONE_CHUNK = len(CHUNK)
@@ -255,27 +262,54 @@ async def test_an_unknown_consultation_of_a_known_case_gets_no_new_key_either(
     assert after == before and len(before) == 1
 
 
-async def test_a_case_without_a_key_yet_is_served_to_its_own_agency_only(
-    stack: Stack, http: httpx.AsyncClient, time_skipping_env: WorkflowEnvironment
+class _RecordingHandle:
+    def __init__(self, client: _RecordingClient, workflow_id: str) -> None:
+        self._client, self._id = client, workflow_id
+
+    async def query(self, name: str, result_type: object = None) -> dict[str, object]:
+        self._client.calls.append(("query", self._id))
+        if self._id not in self._client.owners:
+            raise RPCError("not found", RPCStatusCode.NOT_FOUND, b"")
+        return {"agency": self._client.owners[self._id]}
+
+    async def execute_update(self, name: str, arg: object, **kwargs: object) -> str:
+        self._client.calls.append(("update", self._id))
+        return "acknowledged"
+
+
+class _RecordingClient:
+    """Stands in for the Temporal client: which workflows exist, what was asked of them."""
+
+    def __init__(self, owners: dict[str, str]) -> None:
+        self.owners = owners
+        self.calls: list[tuple[str, str]] = []
+
+    def get_workflow_handle(self, workflow_id: str) -> _RecordingHandle:
+        return _RecordingHandle(self, workflow_id)
+
+
+async def test_an_update_for_a_case_without_a_key_row_asks_the_status_query_first(
+    stack: Stack,
 ) -> None:
-    plain = time_skipping_env.client  # no codec: no data key row yet (a pre-encryption case)
-    case_id = f"case-2025-plain{uuid.uuid4().hex[:8]}"
-    await plain.start_workflow(ProbeCase.run, id=case_id, task_queue=stack.task_queue)
-    handle = await plain.start_workflow(
-        ProbeConsultation.run,
-        ProbeConsultationInput(agency=Agency.BUP.value),
-        id=f"{case_id}:consultation-1",
-        task_queue=stack.task_queue,
-    )
-    url = f"/v1/consultations/{handle.id}/acknowledge"
+    keyless = f"case-2025-nokey{uuid.uuid4().hex[:8]}:consultation-1"
+    keyed = (await stack.consultation(Agency.BUP)).id
+    client = _RecordingClient({keyless: Agency.BUP.value, keyed: Agency.BUP.value})
+    consultations = Consultations(client=client, pool=stack.pool)  # type: ignore[arg-type]
+    made_up = f"case-2025-madeup{uuid.uuid4().hex[:8]}:consultation-1"
 
-    foreign = await http.post(url, headers=stack.auth(Agency.SCHOOL))
-    own = await http.post(url, headers=stack.auth(Agency.BUP))
+    async def acknowledge(cid: str, agency: Agency) -> str:
+        command = AcknowledgeConsultation(agency=agency, consultation_id=cid)
+        return await consultations.update(cid, "acknowledge", command, agency=agency, update_id="u")
 
-    assert foreign.status_code == 404
-    assert own.status_code == 200 and own.json()["result"] == "acknowledged"
-    status = await stack.client.get_workflow_handle(handle.id).query("status", result_type=dict)
-    assert status["updates"] == 1
+    for cid, agency in ((made_up, Agency.BUP), (keyless, Agency.SCHOOL)):
+        with pytest.raises(ConsultationNotFound):
+            await acknowledge(cid, agency)
+    assert client.calls == [("query", made_up), ("query", keyless)], "no update sent"
+    client.calls.clear()
+
+    assert await acknowledge(keyless, Agency.BUP) == "acknowledged"
+    assert await acknowledge(keyed, Agency.BUP) == "acknowledged"
+    assert client.calls == [("query", keyless), ("update", keyless), ("update", keyed)]
 
 
 def _without_request_id(response: httpx.Response) -> tuple[int, dict[str, object], set[str]]:
@@ -484,3 +518,65 @@ def test_the_openapi_document_states_the_idempotency_keys_scope_and_lifetime() -
     text = parameter["description"]
     assert "per agency" in text and "idempotency_key_reused" in text
     assert "Lifetime" in text and "never expire" in text
+
+
+@pytest.fixture
+def uvicorn_started(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Stands in for uvicorn's serve loop: records that the gateway got that far."""
+    started: list[object] = []
+
+    async def serve(self: uvicorn.Server, sockets: object = None) -> None:
+        started.append(self)
+
+    monkeypatch.setattr(uvicorn.Server, "serve", serve)
+    return started
+
+
+def _wrong_key_named(kid: str) -> MasterKeys:
+    return MasterKeys.parse(MasterKeys.generate_entry(kid))
+
+
+async def test_serve_refuses_master_keys_that_do_not_unwrap_the_stored_data_keys(
+    stack: Stack, uvicorn_started: list[object]
+) -> None:
+    await stack.consultation(Agency.POLICE)  # at least one data key, wrapped by "t1"
+
+    with pytest.raises(KeyError_) as same_id:
+        await serve(client=stack.client, pool=stack.pool, master_keys=_wrong_key_named("t1"))
+    with pytest.raises(KeyError_) as other_id:
+        await serve(client=stack.client, pool=stack.pool, master_keys=_wrong_key_named("t2"))
+    assert uvicorn_started == []
+    await serve(client=stack.client, pool=stack.pool, master_keys=stack.codec.keys.master_keys)
+
+    assert len(uvicorn_started) == 1, "the right keys start it"
+    assert "master key t1" in str(same_id.value) and "does not unwrap" in str(same_id.value)
+    assert "master key t1" in str(other_id.value) and "not configured" in str(other_id.value)
+
+
+async def test_the_gateway_command_says_which_master_key_is_wrong_in_one_line(
+    stack: Stack, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await stack.consultation(Agency.POLICE)
+    wrong = MasterKeys.generate_entry("t1")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("SAMVERKAN_MASTER_KEYS", wrong)
+    connected: list[object] = []
+
+    async def connect(*args: object, **kwargs: object) -> object:
+        connected.append(args)
+        raise AssertionError("the gateway went on to connect to Temporal")
+
+    monkeypatch.setattr(temporal_client, "connect", connect)
+    get_settings.cache_clear()
+    cli = typer.Typer()
+    register(cli)
+    try:
+        result = await asyncio.to_thread(CliRunner().invoke, cli, ["gateway", "--port", "0"])
+    finally:
+        get_settings.cache_clear()
+
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert "master key t1" in line and "Traceback" not in result.output
+    assert wrong.split(":", 1)[1] not in result.output, "never the key material"
+    assert connected == []
