@@ -241,5 +241,5 @@ def check_new_input(command: DomainModel) -> None:
                 "not_an_identifier",
                 name,
                 f"{name} must be a staff identifier: 1 to 64 lowercase letters, digits, "
-                "'.', '_' or '-', starting with a letter or digit (no names, no free text)",
+                "'.', '_' or '-', starting with a letter (no names, no free text)",
             )

@@ -67,13 +67,14 @@ class Agency(StrEnum):
     CVE = "cve"
 
 
-ACTOR_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+ACTOR_PATTERN = r"^[a-z][a-z0-9._-]{0,63}$"
 """The one format of an operator identifier (``decided_by``, ``requested_by``): a staff or
 user id of 1 to 64 characters, lowercase letters, digits, ``.``, ``_`` and ``-``, starting
-with a letter or digit (``officer-17``, ``unit-manager-3``, ``anna.l``). Never a name
-with spaces, never free text: an id is meaningless outside the municipality's directory,
-while a typed name or note would stay readable in the event store after shredding. Actors
-are not authenticated yet: the value is checked for its form only."""
+with a letter (``officer-17``, ``unit-manager-3``, ``anna.l``). Never a name with spaces,
+never free text, never a personal identity number (the leading letter keeps
+``YYYYMMDD-NNNN`` out): an id is meaningless outside the municipality's directory, while a
+typed name or note would stay readable in the event store after shredding. Actors are not
+authenticated yet: the value is checked for its form only."""
 
 _ACTOR = re.compile(ACTOR_PATTERN)
 
