@@ -58,6 +58,7 @@ __all__ = [
     "AgencyUnauthorized",
     "AgencyUnavailable",
     "AgencyUnknown",
+    "ConsultationState",
     "ConsultationStatus",
     "ConsultationStatusRequest",
     "DeliverConsultationRequest",
@@ -151,12 +152,16 @@ class ConsultationStatusRequest(_Model):
     agency: Agency
 
 
+#: Where a consultation stands in an agency's system (``GET /consultations/{id}``).
+ConsultationState = Literal["received", "acknowledged", "answered", "declined"]
+
+
 class ConsultationStatus(_Model):
     """Where the agency's system says the consultation stands."""
 
     consultation_id: str
     agency: Agency
-    state: Literal["received", "acknowledged", "answered", "declined"]
+    state: ConsultationState
     agency_reference: str | None = None
     updated_at: AwareDatetime | None = None
 
