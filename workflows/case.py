@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         ScheduledRung,
     )
     from cases.commands import check_new_input
+    from cases.ids import case_workflow_id
     from workflows import steps
     from workflows.consultation import ConsultationWorkflow
     from workflows.messages import (
@@ -63,6 +64,11 @@ IDLE_WAKE_UP = timedelta(days=30)
 #: Patch: new signals' clear-text fields are checked (an ``add_information`` source outside
 #: `cases.InformationSource` is refused); histories from before read such a source as ``other``.
 SIGNAL_FIELDS_CHECKED = "samverkan-signal-fields-checked"
+#: Patch: a run whose workflow id is not ``case-<its case number>`` ends at once, recording
+#: nothing (the codec picks the case's key by workflow id; any other id would seal the case
+#: under no case's key). Histories from before it replay without the check.
+CASE_ID_CHECKED = "samverkan-case-id-checked"
+WRONG_WORKFLOW_ID = "WrongWorkflowId"
 #: Timeline entries a continued run carries (payloads have a size limit); the whole case
 #: file is always in the event store.
 TIMELINE_CARRIED = 1_000
@@ -108,6 +114,8 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, case: OpenCase) -> CaseResult:
+        if not self._opened and workflow.patched(CASE_ID_CHECKED):
+            self._check_workflow_id(case)
         if self._record.policy is None:
             self._record.policy = await steps.load_policy()
         if not self._opened:
@@ -134,6 +142,20 @@ class CaseWorkflow:
             state=self.state.state.value,
             events=self._record.version,
         )
+
+    @staticmethod
+    def _check_workflow_id(case: OpenCase) -> None:
+        """End the run at once when its id is not ``case-<case number>`` (nothing recorded)."""
+        expected = case_workflow_id(case.case_number)
+        if workflow.info().workflow_id != expected:
+            raise ApplicationError(
+                f"a case must run under workflow id {expected} (case-<its case number>), "
+                "which selects its data key; start it again with that id "
+                "(samverkan cases open does)",
+                {"code": "wrong_workflow_id", "expected": expected},
+                type=WRONG_WORKFLOW_ID,
+                non_retryable=True,
+            )
 
     @property
     def state(self) -> CaseState:
