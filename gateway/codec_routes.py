@@ -13,7 +13,8 @@ worker decodes the payload, so shredding the case destroys what was typed for it
 
 A payload whose case key was shredded decodes to a JSON marker saying so; one that cannot be
 decrypted for another reason is returned unchanged (still ciphertext), so one bad payload never
-hides a whole history.
+hides a whole history. When the key store cannot be used at all the answer is 503
+``{"error": "unavailable"}`` and one log line naming the error's type, never a traceback.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import hmac
 import json
 
+import structlog
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from starlette.requests import ClientDisconnect, Request
@@ -33,6 +35,8 @@ from gateway.config import GatewaySettings
 from gateway.ratelimit import RateLimiter
 from infra.codec import EncryptionCodec, PayloadDecryptionError, PayloadKeyShredded
 from infra.keys import KeyError_
+
+log = structlog.get_logger("samverkan.gateway")
 
 SHREDDED_MARKER = {"redacted": "personal data destroyed: the case key was shredded"}
 _ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
@@ -103,12 +107,17 @@ def codec_routes(
                 headers=cors,
             )
         scoped = EncryptionCodec(keys=codec.keys, namespace=namespace)
-        if request.url.path.endswith("/encode"):
-            # The caller names no case: seal under a fresh intake key, adopted by the case
-            # whose worker first decodes it (docs/security.md, "Keys for what operators type").
-            out = await scoped.encode_intake(list(payloads.payloads))
-        else:
-            out = [await _decode_one(scoped, p) for p in payloads.payloads]
+        try:
+            if request.url.path.endswith("/encode"):
+                # The caller names no case: seal under a fresh intake key, adopted by the case
+                # whose worker first decodes it (docs/security.md, "Keys for what operators
+                # type").
+                out = await scoped.encode_intake(list(payloads.payloads))
+            else:
+                out = [await _decode_one(scoped, p) for p in payloads.payloads]
+        except Exception as exc:  # the key store (PostgreSQL) unavailable: no details out
+            log.warning("gateway.codec_unavailable", error_type=type(exc).__name__)
+            return JSONResponse({"error": "unavailable"}, status_code=503, headers=cors)
         return Response(
             json_format.MessageToJson(Payloads(payloads=out)),
             media_type="application/json",

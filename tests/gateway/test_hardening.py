@@ -580,3 +580,23 @@ async def test_the_gateway_command_says_which_master_key_is_wrong_in_one_line(
     assert "master key t1" in line and "Traceback" not in result.output
     assert wrong.split(":", 1)[1] not in result.output, "never the key material"
     assert connected == []
+
+
+async def test_a_key_store_failure_at_the_codec_is_503_without_details(
+    stack: Stack, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = {"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "e30="}]}
+    encoded = await http.post("/codec/encode", json=plain, headers=_codec_headers(stack))
+    assert encoded.status_code == 200
+
+    async def unavailable(*args: object) -> object:
+        raise OSError("connection refused by 10.0.0.5:5432")
+
+    keys = stack.codec.keys
+    monkeypatch.setattr(keys, "by_id", unavailable)
+    monkeypatch.setattr(keys, "new_intake", unavailable)
+    decoded = await http.post("/codec/decode", json=encoded.json(), headers=_codec_headers(stack))
+    sealed = await http.post("/codec/encode", json=plain, headers=_codec_headers(stack))
+
+    for response in (decoded, sealed):
+        assert response.status_code == 503 and response.json() == {"error": "unavailable"}
