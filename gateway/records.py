@@ -62,7 +62,7 @@ class RequestDigests:
 
     def matches(self, digest: str | None, request: bytes) -> bool:
         """Whether ``digest`` was made of ``request``. A digest that cannot be checked (none:
-        a record from before migration 0004; or its master key is no longer configured)
+        a record from before migration 0005; or its master key is no longer configured)
         counts as a match, so such a record replays as it did before."""
         if digest is None:
             return True
