@@ -73,8 +73,25 @@ async def payload_codec(settings: Settings) -> AsyncIterator[EncryptionCodec | N
         await pool.close()
 
 
+class CodecNotConfigured(RuntimeError):
+    """An operator command that sends or reads case payloads has no codec to seal them with."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"no payload codec: set {MASTER_KEYS_ENV} and DATABASE_URL (or run `samverkan dev`, "
+            "whose data folder supplies them); case payloads are only ever sent sealed under "
+            "their case's key, never in plain text"
+        )
+
+
 @asynccontextmanager
 async def operator_client(settings: Settings) -> AsyncIterator[Client]:
-    """A Temporal client with the stack's codec, so inputs are encrypted and results readable."""
+    """A Temporal client with the stack's codec, so inputs are encrypted and results readable.
+
+    Raises:
+        CodecNotConfigured: no master keys or database: nothing is sent in plain text.
+    """
     async with payload_codec(settings) as codec:
+        if codec is None:
+            raise CodecNotConfigured()
         yield await connect(settings, codec=codec)

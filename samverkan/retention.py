@@ -12,6 +12,10 @@ encrypting store (the retention category needs the subject's birth date, which i
 and so encrypted). It is idempotent: a case whose key is already shredded is counted and
 left alone, so running it daily (or twice) is harmless.
 
+The same run shreds the intake keys no case adopted within `infra.keys.INTAKE_KEY_LIFETIME`
+(what an operator encoded through the codec endpoint but never sent to a case;
+docs/security.md, "Keys for what operators type").
+
 It errs on the side of keeping data: a case whose personal fields cannot be decrypted (its
 master key is not configured, its key row is missing, a vault row is missing) is **not**
 purged but reported as unreadable, because the redaction placeholder's birth date would
@@ -80,6 +84,8 @@ class PurgeReport:
     today: date
     dry_run: bool
     cases: tuple[CaseRetention, ...] = field(default=())
+    #: Intake keys no case adopted in time, shredded by this run (0 in a dry run).
+    intake_keys_shredded: int = 0
 
     def with_verdict(self, verdict: Verdict) -> list[CaseRetention]:
         """The cases with ``verdict``, by case number."""
@@ -187,4 +193,7 @@ async def purge_due(
         if verdict.verdict is Verdict.DUE and not dry_run:
             await keys.shred(case_scope(number))
         verdicts.append(verdict)
-    return PurgeReport(today=today, dry_run=dry_run, cases=tuple(verdicts))
+    intake = 0 if dry_run else await keys.shred_stale_intake()
+    return PurgeReport(
+        today=today, dry_run=dry_run, cases=tuple(verdicts), intake_keys_shredded=intake
+    )

@@ -1,7 +1,9 @@
 """``samverkan cases``: operator shortcuts for opening and following cases from a shell.
 
 The same things can be done in the Temporal Web UI; these commands add validation before
-anything is sent and print plain JSON.
+anything is sent and print plain JSON. They never send a case's payloads in plain text:
+without the master keys and the database (`samverkan.operator_env.CodecNotConfigured`) they
+stop before connecting.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import typer
 from pydantic import ValidationError
 
 from cases.ids import case_workflow_id
-from samverkan.operator_env import operator_client
+from samverkan.operator_env import CodecNotConfigured, operator_client
 
 cases_app = typer.Typer(help="Open and follow cases (operator shortcuts).", no_args_is_help=True)
 
@@ -86,16 +88,24 @@ async def _query(case_number: str, name: str) -> Any:
         return await client.get_workflow_handle(case_workflow_id(case_number)).query(name)
 
 
+def _print_query(case_number: str, name: str) -> None:
+    try:
+        answer = asyncio.run(_query(case_number, name))
+    except CodecNotConfigured as exc:
+        raise _fail(f"cases {name}: {exc}") from None
+    typer.echo(json.dumps(answer, indent=2, default=str))
+
+
 @cases_app.command()
 def summary(case_number: str) -> None:
     """Print the case's summary query (no personal data)."""
-    typer.echo(json.dumps(asyncio.run(_query(case_number, "summary")), indent=2, default=str))
+    _print_query(case_number, "summary")
 
 
 @cases_app.command()
 def timeline(case_number: str) -> None:
     """Print the case's timeline query (events without personal data)."""
-    typer.echo(json.dumps(asyncio.run(_query(case_number, "timeline")), indent=2, default=str))
+    _print_query(case_number, "timeline")
 
 
 @cases_app.command()
@@ -118,6 +128,8 @@ def update(
         typer.echo(json.dumps(asyncio.run(send()), indent=2, default=str))
     except WorkflowUpdateFailedError as exc:
         raise _fail(f"cases update: rejected: {exc.cause}") from None
+    except CodecNotConfigured as exc:
+        raise _fail(f"cases update: {exc}") from None
 
 
 def register(app: typer.Typer) -> None:

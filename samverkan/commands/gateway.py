@@ -112,6 +112,8 @@ def _print_purge_report(report: PurgeReport) -> None:
         )
     for case in report.with_verdict(Verdict.UNREADABLE):
         typer.echo(f"kept case {case.case_number}: its personal data does not decrypt", err=True)
+    if not report.dry_run:
+        typer.echo(f"{report.intake_keys_shredded} unadopted intake key(s) shredded.")
     counts = report.counts()
     typer.echo(
         f"{len(report.cases)} closed case(s) as of {report.today}: "
@@ -234,7 +236,8 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Policy TOML (default SAMVERKAN_POLICY_FILE, else the default)."),
         ] = None,
     ) -> None:
-        """Retention: shred the keys of closed cases whose purge date has passed.
+        """Retention: shred the keys of closed cases whose purge date has passed, and the
+        codec endpoint's intake keys no case adopted within 24 hours.
 
         Exempt categories (placement, research sample) are never purged; a case whose
         personal data does not decrypt is kept and reported (exit code 1). Safe to re-run.

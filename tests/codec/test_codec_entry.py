@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -78,6 +79,7 @@ class Entry:
     events: EncryptingEventStore
     vault: InMemoryPersonalDataVault
     task_queue: str
+    master_entry: str  # SAMVERKAN_MASTER_KEYS for the CLI
 
     @property
     def namespace(self) -> str:
@@ -126,9 +128,16 @@ def case_data(received_at: Any, **changes: Any) -> dict[str, Any]:
 async def entry(
     module_time_skipping_env: WorkflowEnvironment, pool: asyncpg.Pool
 ) -> AsyncIterator[Entry]:
-    master = MasterKeys.parse(MasterKeys.generate_entry("e1"))
+    async with entry_stack(module_time_skipping_env, pool) as stack:
+        yield stack
+
+
+@asynccontextmanager
+async def entry_stack(env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[Entry]:
+    """A codec worker on ``env``, the codec endpoint, and the clients of `Entry`."""
+    master_entry = MasterKeys.generate_entry("e1")
+    master = MasterKeys.parse(master_entry)
     keys = CaseKeys(master_keys=master, store=PostgresDataKeyStore(pool))
-    env = module_time_skipping_env
     codec = EncryptionCodec(keys=keys, namespace=env.client.namespace)
     config = env.client.config()
     sealed = Client(**{**config, "data_converter": data_converter(codec)})
@@ -144,7 +153,9 @@ async def entry(
         case_worker(sealed, task_queue, events, simulator_url),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
     ):
-        yield Entry(env, pool, keys, master, raw, sealed, http, events, vault, task_queue)
+        yield Entry(
+            env, pool, keys, master, raw, sealed, http, events, vault, task_queue, master_entry
+        )
 
 
 async def _started(entry: Entry, handle: WorkflowHandle[Any, Any]) -> None:
