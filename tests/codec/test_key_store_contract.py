@@ -13,6 +13,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -223,31 +224,19 @@ async def test_case_keys_shred_and_rotate_on_either_store(store: DataKeyStore) -
 
 
 class _ShredsDuringRotation:
-    """A store on which ``scope`` is shredded after rotation has listed the live keys."""
+    """``inner``, on which ``scope`` is shredded after rotation has listed the live keys."""
 
     def __init__(self, inner: DataKeyStore, scope_: str) -> None:
         self._inner = inner
         self._scope = scope_
 
-    async def by_id(self, key_id: str) -> StoredKey | None:
-        return await self._inner.by_id(key_id)
-
-    async def by_scope(self, scope_: str) -> StoredKey | None:
-        return await self._inner.by_scope(scope_)
-
-    async def insert(self, key: StoredKey) -> StoredKey:
-        return await self._inner.insert(key)
-
-    async def shred(self, scope_: str) -> StoredKey | None:
-        return await self._inner.shred(scope_)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
     async def all_live(self) -> Sequence[StoredKey]:
         live = await self._inner.all_live()
         await self._inner.shred(self._scope)
         return live
-
-    async def rewrap(self, key_id: str, master_key_id: str, wrapped: bytes) -> None:
-        await self._inner.rewrap(key_id, master_key_id, wrapped)
 
 
 async def test_a_key_shredded_during_rotation_stays_shredded(store: DataKeyStore) -> None:
