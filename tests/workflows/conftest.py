@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,16 @@ async def workflow_simulator() -> AsyncIterator[SimulatorAdmin]:
             await admin.aclose()
 
 
+def subject_aged(years: int, *, on: date) -> dict[str, str]:
+    """The README example's (fictitious) child, ``years`` old on ``on``: born 15 March."""
+    born = date(on.year - years - (1 if (on.month, on.day) < (3, 15) else 0), 3, 15)
+    return {
+        "personal_identity_number": f"{born:%Y%m%d}-0004",
+        "name": EXAMPLE_OPEN_CASE["subject"]["name"],
+        "birth_date": born.isoformat(),
+    }
+
+
 @dataclass
 class CaseStack:
     """A running worker on its own task queue, with its store and simulator."""
@@ -58,6 +68,7 @@ class CaseStack:
     store: EventStore
     simulator: SimulatorAdmin
     started: list[str] = field(default_factory=list)
+    subjects: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def client(self) -> Client:
@@ -76,9 +87,14 @@ class CaseStack:
         data["case_number"] = case_number or f"T-{uuid.uuid4().hex[:10]}"
         received_at = received_at or await self.env.get_current_time()
         data["received_at"] = received_at.isoformat()
+        # The session's time-skipping server runs ahead (every open case's timers fire while
+        # a test waits), so the example child is made 14 on the day the report arrives: a
+        # fixed birth date would turn 21 a few years of skipped time later.
+        data["subject"] = subject_aged(14, on=received_at.date())
         data.update(changes)
         case = OpenCase.model_validate(data)
         self.started.append(f"case-{case.case_number}")
+        self.subjects[f"case-{case.case_number}"] = data["subject"]
         return await self.client.start_workflow(
             CaseWorkflow.run,
             case,
