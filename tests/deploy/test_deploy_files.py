@@ -454,6 +454,11 @@ def test_helm_values_use_postgresql_and_point_the_ui_at_the_codec_endpoint():
         assert values[bundled]["enabled"] is False
     env = {e["name"]: e["value"] for e in values["web"]["additionalEnv"]}
     assert env["TEMPORAL_CODEC_ENDPOINT"].endswith("/codec")
+    # The browser calls the codec by that name: the gateway's trusted hosts must include it.
+    [gateway] = _containers(_k8s("Deployment", "samverkan-gateway"))
+    allowed = {e["name"]: e["value"] for e in gateway["env"]}["SAMVERKAN_GATEWAY_ALLOWED_HOSTS"]
+    codec_host = env["TEMPORAL_CODEC_ENDPOINT"].split("/")[2].split(":")[0]
+    assert codec_host in allowed.split(",")
     [namespace] = values["server"]["config"]["namespaces"]["namespace"]
     assert namespace["name"] == _k8s("ConfigMap", "samverkan-env")["data"]["TEMPORAL_NAMESPACE"]
 
