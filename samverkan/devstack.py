@@ -210,13 +210,22 @@ class DevStack:
         _wait_for_http(ui_url, "Temporal Web UI", self)
         return endpoints
 
+    def _local_temporal_env(self) -> dict[str, str]:
+        """The stack's own Temporal is plain loopback: a developer's Temporal profile file, API
+        key or TLS settings (for some other server) must not reach its children."""
+        empty_profile = self.data_dir / "temporal-client.toml"
+        if not empty_profile.exists():
+            _write_private(empty_profile, "# samverkan dev: no Temporal profile (plain loopback)\n")
+        return {"TEMPORAL_TLS": "false", "TEMPORAL_CONFIG_FILE": str(empty_profile)}
+
     def _spawn(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> None:
         log_path = self.data_dir / "logs" / f"{name}.log"
         log = log_path.open("ab")
         env = {
             **PROCESS_ENV,
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k not in _DEV_IGNORED_ENV},
             **(extra_env or {}),
+            **self._local_temporal_env(),
             "SAMVERKAN_LOG_FORMAT": "json",
         }
         process = subprocess.Popen(
@@ -378,6 +387,22 @@ async def _issue_agency_keys(database_url: str, path: Path) -> Path:
         await connection_pool.close()
     _write_private(path, json.dumps(keys))
     return path
+
+
+#: A developer's shell settings for some other Temporal that the dev stack's children drop.
+_DEV_IGNORED_ENV = frozenset(
+    {
+        "TEMPORAL_API_KEY",
+        "TEMPORAL_PROFILE",
+        "TEMPORAL_TLS_CA_FILE",
+        "TEMPORAL_TLS_CERT_FILE",
+        "TEMPORAL_TLS_KEY_FILE",
+        "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+        "TEMPORAL_TLS_CLIENT_CERT_PATH",
+        "TEMPORAL_TLS_CLIENT_KEY_PATH",
+        "TEMPORAL_TLS_SERVER_NAME",
+    }
+)
 
 
 def make_private(data_dir: Path) -> None:
