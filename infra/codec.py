@@ -94,6 +94,10 @@ def _sealed_template(key_id: str) -> Payload:
 class EncryptionCodec(PayloadCodec, WithSerializationContext):
     """AES-256-GCM payload codec with per-case keys (see the module docstring)."""
 
+    #: Every payload it encodes is ciphertext: the data converter marks the ones it decodes
+    #: that are not (`infra.converter.ScopedDataConverter`).
+    seals_payloads = True
+
     def __init__(
         self,
         *,
@@ -253,6 +257,12 @@ class DecodeOnlyCodec(PayloadCodec):
     def inner(self) -> PayloadCodec:
         """The codec decoding payloads."""
         return self._inner
+
+    @property
+    def seals_payloads(self) -> bool:
+        """Whether the histories it reads were sealed (``inner`` seals): a replay marks and
+        refuses the same unsealed payloads the live worker did."""
+        return bool(getattr(self._inner, "seals_payloads", False))
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         """The payloads unchanged."""

@@ -245,13 +245,14 @@ class ScopedDataConverter(DataConverter):
         """Codec decode (the SDK's hook for every payload a worker or replayer decodes), each
         payload that arrived without encryption marked ``samverkan-unsealed``.
 
-        Marked here, not by the codec, so a live worker (codec with the workflow's context)
+        Only with a codec that seals (``seals_payloads``: `infra.codec.EncryptionCodec` and
+        its decode-only form). Marked here, not by the codec, so a live worker (codec with the workflow's context)
         and a replayer (decode-only codec, no context) mark the same payloads, and a case
         workflow refuses the same inputs on replay as it did live.
         """
         decoded = await super()._decode_payload_sequence(payloads)
-        if self.payload_codec is None:
-            return decoded
+        if not getattr(self.payload_codec, "seals_payloads", False):
+            return decoded  # no codec, or one that encrypts nothing (test recorders)
         for before, after in zip(payloads, decoded, strict=True):
             if before.metadata.get("encoding") != ENCRYPTED_ENCODING:
                 after.metadata[UNSEALED_METADATA] = b"1"

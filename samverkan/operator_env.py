@@ -85,13 +85,20 @@ class CodecNotConfigured(RuntimeError):
 
 
 @asynccontextmanager
-async def operator_client(settings: Settings) -> AsyncIterator[Client]:
+async def operator_client(
+    settings: Settings, *, require_codec: bool = False
+) -> AsyncIterator[Client]:
     """A Temporal client with the stack's codec, so inputs are encrypted and results readable.
 
+    Args:
+        require_codec: refuse to connect without the codec (``samverkan cases``, which sends
+            case payloads); otherwise a stack without keys gets a plain client (read-only
+            checks of unencrypted dev stacks, such as ``samverkan eventstore verify``).
+
     Raises:
-        CodecNotConfigured: no master keys or database: nothing is sent in plain text.
+        CodecNotConfigured: ``require_codec`` and no master keys or database.
     """
     async with payload_codec(settings) as codec:
-        if codec is None:
+        if codec is None and require_codec:
             raise CodecNotConfigured()
         yield await connect(settings, codec=codec)

@@ -66,7 +66,7 @@ IDLE_WAKE_UP = timedelta(days=30)
 SIGNAL_FIELDS_CHECKED = "samverkan-signal-fields-checked"
 #: Patch: a run whose workflow id is not ``case-<its case number>`` ends at once, recording
 #: nothing (the codec picks the case's key by workflow id; any other id would seal the case
-#: under no case's key). Histories from before it replay without the check.
+#: under no case's key). Asked for only when the id is wrong, so other runs are unchanged.
 CASE_ID_CHECKED = "samverkan-case-id-checked"
 WRONG_WORKFLOW_ID = "WrongWorkflowId"
 #: Timeline entries a continued run carries (payloads have a size limit); the whole case
@@ -114,7 +114,7 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, case: OpenCase) -> CaseResult:
-        if not self._opened and workflow.patched(CASE_ID_CHECKED):
+        if not self._opened:
             self._check_workflow_id(case)
         if self._record.policy is None:
             self._record.policy = await steps.load_policy()
@@ -145,9 +145,14 @@ class CaseWorkflow:
 
     @staticmethod
     def _check_workflow_id(case: OpenCase) -> None:
-        """End the run at once when its id is not ``case-<case number>`` (nothing recorded)."""
+        """End the run at once when its id is not ``case-<case number>`` (nothing recorded).
+
+        The patch is asked for only when the id is wrong: a case under its own id runs the
+        same commands as before (no marker); a history from before the patch whose replay id
+        differs (the corpus replays under the file's name) replays without the check.
+        """
         expected = case_workflow_id(case.case_number)
-        if workflow.info().workflow_id != expected:
+        if workflow.info().workflow_id != expected and workflow.patched(CASE_ID_CHECKED):
             raise ApplicationError(
                 f"a case must run under workflow id {expected} (case-<its case number>), "
                 "which selects its data key; start it again with that id "

@@ -57,7 +57,7 @@ def open_case(
 
     async def start() -> str:
         settings = get_settings()
-        async with operator_client(settings) as client:
+        async with operator_client(settings, require_codec=True) as client:
             handle = await client.start_workflow(
                 CaseWorkflow.run,
                 case,
@@ -84,7 +84,7 @@ def open_case(
 async def _query(case_number: str, name: str) -> Any:
     from infra.settings import get_settings
 
-    async with operator_client(get_settings()) as client:
+    async with operator_client(get_settings(), require_codec=True) as client:
         return await client.get_workflow_handle(case_workflow_id(case_number)).query(name)
 
 
@@ -120,7 +120,7 @@ def update(
     from infra.settings import get_settings
 
     async def send() -> Any:
-        async with operator_client(get_settings()) as client:
+        async with operator_client(get_settings(), require_codec=True) as client:
             handle = client.get_workflow_handle(case_workflow_id(case_number))
             return await handle.execute_update(name, _read_json(body))
 

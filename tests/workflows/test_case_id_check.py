@@ -2,8 +2,8 @@
 
 The codec picks a case's data key by workflow id, so a case under any other id would be
 sealed under no case's key. A run under another id ends at once with a non-retryable
-``WrongWorkflowId``, recording nothing; under its own id the patch marker is the only new
-command. Both paths are recorded into the replay corpus.
+``WrongWorkflowId``, recording nothing (that path is in the replay corpus); under its own id
+nothing changes, not even a patch marker.
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from workflows import CaseWorkflow
 from workflows.case import CASE_ID_CHECKED, WRONG_WORKFLOW_ID
 
 
-async def test_a_case_under_its_own_id_runs_behind_the_patch(stack: CaseStack) -> None:
-    # The case number makes the workflow id the recorded file's stem, which replay uses.
-    handle = await stack.open(case_number="id-checked-batched-appends")
+async def test_a_case_under_its_own_id_runs_its_commands_unchanged(stack: CaseStack) -> None:
+    handle = await stack.open()
     await handle.execute_update(
         "record_protection_assessment",
         {"acute": False, "reasoning": "No danger.", "decided_by": "officer-1"},
@@ -46,8 +45,7 @@ async def test_a_case_under_its_own_id_runs_behind_the_patch(stack: CaseStack) -
         and e.marker_recorded_event_attributes.marker_name == "core_patch"
         for payload in e.marker_recorded_event_attributes.details["patch-data"].payloads
     ]
-    assert patches[0] == CASE_ID_CHECKED  # the one new command, before any other patch
-    await record_history(handle, "case-id-checked-batched-appends")
+    assert CASE_ID_CHECKED not in patches  # the check is asked for only when the id is wrong
 
 
 async def test_a_case_under_another_id_fails_at_once_and_records_nothing(
@@ -75,12 +73,8 @@ async def test_a_case_under_another_id_fails_at_once_and_records_nothing(
     await record_history(handle, "intake-wrong-workflow-id")
 
 
-def test_the_corpus_holds_both_paths_of_the_id_check() -> None:
+def test_the_corpus_holds_the_refused_path_of_the_id_check() -> None:
     from tests.workflows.test_replay import HISTORIES
 
     by_stem = {p.stem: p for p in HISTORIES}
-    assert CASE_ID_CHECKED in _patches(by_stem["case-id-checked-batched-appends"])
     assert CASE_ID_CHECKED in _patches(by_stem["intake-wrong-workflow-id"])
-    assert not any(
-        CASE_ID_CHECKED in _patches(p) for s, p in by_stem.items() if s == "case-ordinary"
-    )
