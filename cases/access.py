@@ -158,7 +158,8 @@ def check_consultation_request(
             "legal_basis",
             f"legal_basis is not permitted for {agency.value}; permitted: {allowed}",
         )
-    too_old = case.subject.age_on(local_date(now)) >= OSL_10_18A_AGE_LIMIT
+    age = case.subject.age_on(local_date(now))  # None: not yet identified, a child
+    too_old = age is not None and age >= OSL_10_18A_AGE_LIMIT
     if legal_basis is LegalBasis.OSL_10_18A and too_old:
         raise Rejected(
             "legal_basis_not_applicable",
@@ -177,13 +178,13 @@ def check_consultation_request(
 def _names_subject(case: CaseState, text: str) -> bool:
     lowered = text.casefold()
     subject = case.subject
-    pin_digits = "".join(ch for ch in subject.personal_identity_number if ch.isdigit())
+    pin_digits = "".join(ch for ch in subject.personal_identity_number or "" if ch.isdigit())
     text_digits = "".join(ch for ch in text if ch.isdigit())
-    name_parts = [p for p in subject.name.casefold().split() if len(p) >= 2]
+    name_parts = [p for p in (subject.name or "").casefold().split() if len(p) >= 2]
     return (
         any(part in lowered for part in name_parts)
         or (len(pin_digits) >= 10 and pin_digits[-10:] in text_digits)
-        or subject.birth_date.isoformat() in text
+        or (subject.birth_date is not None and subject.birth_date.isoformat() in text)
     )
 
 
@@ -209,7 +210,9 @@ def _payload(case: CaseState, c: ConsultationStatus, personal: frozenset[str]) -
     values: dict[str, Any] = {
         "subject_name": case.subject.name,
         "personal_identity_number": case.subject.personal_identity_number,
-        "birth_date": case.subject.birth_date.isoformat(),
+        "birth_date": (
+            case.subject.birth_date.isoformat() if case.subject.birth_date is not None else None
+        ),
         "summary": case.summary,
         "questions": c.questions,
     }

@@ -21,6 +21,7 @@ from typing import Annotated, TypeAlias
 from pydantic import AwareDatetime, Field
 
 from cases.deadlines import Deadline, ScheduledRung
+from cases.disclosure import STATEMENT_PART, DisclosureStatement
 from cases.errors import Rejected
 from cases.models import (
     ACTOR_PATTERN,
@@ -34,6 +35,8 @@ from cases.models import (
     LegalBasis,
     OpenCase,
     Role,
+    Subject,
+    YoungAdultBasis,
     is_actor_id,
 )
 
@@ -64,6 +67,21 @@ class DecidePreAssessment(DomainModel):
     open_investigation: bool
     reasons: LongText  # personal
     decided_by: Actor
+    young_adult_basis: YoungAdultBasis | None = Field(
+        default=None,
+        description=(
+            "18-20 years old: consent (the young person consented) or lvu_3 (LVU 3 § may "
+            "apply); required to open an investigation on the young-adult path"
+        ),
+    )
+
+
+class IdentifySubject(DomainModel):
+    """Identify a child registered without a personal identity number. The deadlines keep
+    running from receipt; the birth date sets the age path (21 or older is refused)."""
+
+    subject: Subject  # personal: must be identified (personal_identity_number)
+    decided_by: Actor
 
 
 class RequestConsultation(DomainModel):
@@ -73,6 +91,16 @@ class RequestConsultation(DomainModel):
     legal_basis: LegalBasis
     questions: LongText  # personal, except towards CVE: anonymised
     acute: bool = False
+    statement: DisclosureStatement | None = Field(
+        default=None,
+        description=(
+            "the basis's own conditions as the officer assesses them (personal): "
+            "harm_assessment for osl_26_1, osl_10_18a's three conditions, consent (given_by, "
+            "scope, given_on), necessity for osl_10_2, protective_intervention for osl_26_9, "
+            "terrorism_purpose, statutory_duty for osl_10_28; required for every basis but "
+            "none (checked on new input: recorded requests without it still decode)"
+        ),
+    )  # personal
     requested_by: Actor
 
 
@@ -204,6 +232,7 @@ Command: TypeAlias = (
     OpenCase
     | RecordProtectionAssessment
     | DecidePreAssessment
+    | IdentifySubject
     | RequestConsultation
     | ExtendInvestigation
     | ConcludeInvestigation
@@ -243,3 +272,15 @@ def check_new_input(command: DomainModel) -> None:
                 f"{name} must be a staff identifier: 1 to 64 lowercase letters, digits, "
                 "'.', '_' or '-', starting with a letter (no names, no free text)",
             )
+    if (
+        isinstance(command, RequestConsultation)
+        and command.statement is None
+        and STATEMENT_PART.get(command.legal_basis) is not None
+    ):
+        part = STATEMENT_PART[command.legal_basis]
+        raise Rejected(
+            "statement_required",
+            f"statement.{part}",
+            f"a request on {command.legal_basis.value} must state statement.{part} "
+            "(the officer's own assessment)",
+        )

@@ -21,6 +21,7 @@ from cases.commands import (
     DecidePreAssessment,
     DeclineConsultation,
     ExtendInvestigation,
+    IdentifySubject,
     RaiseEscalation,
     RecordBreach,
     RecordDeadline,
@@ -57,12 +58,16 @@ from cases.events import (
     InvestigationOpened,
     ProtectionAssessed,
     ReportReceived,
+    SubjectIdentified,
 )
 from cases.models import (
+    ADULT_AGE,
+    AgePath,
     CaseStateName,
     ConsultationStatusName,
     DeadlineKind,
     OpenCase,
+    Subject,
 )
 from cases.policy import Policy
 from cases.state import CaseState
@@ -97,6 +102,75 @@ def decide(
     return _decide_open(state, command, now, rules)
 
 
+ADULT_REFUSAL = (
+    f"subject.birth_date: the young person is {ADULT_AGE} or older on the day the report was "
+    "received; reports of concern here are about children and young people under 21 "
+    "(LVU 1 § and 3 §, OSL 10:18 a)"
+)
+"""The refusal of a report about someone 21 or older: names the field, never the date."""
+
+
+def check_opening(case: OpenCase) -> None:
+    """Refuse to open a case about someone 21 or older on the day the report was received.
+
+    The case workflow calls it before recording anything (a refused start ends at once);
+    `decide` itself does not, so histories recorded before the check still replay.
+
+    Raises:
+        Rejected: ``subject_21_or_older`` naming ``subject.birth_date`` (not its value).
+    """
+    _refuse_adult(case.subject, case.received_at)
+
+
+def _refuse_adult(subject: Subject, received_at: datetime) -> None:
+    if subject.age_path(local_date(received_at)) is None:
+        raise Rejected("subject_21_or_older", "subject.birth_date", ADULT_REFUSAL)
+
+
+def check_new_decision(state: CaseState, command: Command) -> None:
+    """Rules that bind new decisions only (the case workflow's update validators call it;
+    validators never run on replay, so decisions recorded before a rule still replay).
+
+    Raises:
+        Rejected: an investigation of an 18-to-20-year-old opened without
+            ``young_adult_basis`` (the young person's consent, or LVU 3 §), or a basis given
+            for a child.
+    """
+    if isinstance(command, DecidePreAssessment) and command.open_investigation:
+        young_adult = state.age_path is AgePath.YOUNG_ADULT
+        if young_adult and command.young_adult_basis is None:
+            raise Rejected(
+                "young_adult_basis_required",
+                "young_adult_basis",
+                "the young person is 18, 19 or 20: an investigation needs their consent "
+                "(young_adult_basis: consent) unless care under LVU 3 § may apply "
+                "(young_adult_basis: lvu_3)",
+            )
+        if not young_adult and command.young_adult_basis is not None:
+            raise Rejected(
+                "young_adult_basis_not_applicable",
+                "young_adult_basis",
+                "young_adult_basis applies only to a young person of 18, 19 or 20",
+            )
+
+
+def _identify(state: CaseState, command: IdentifySubject, now: datetime) -> list[DomainEvent]:
+    if state.subject.identified:
+        raise Rejected(
+            "subject_already_identified",
+            "subject",
+            "the young person is already identified",
+        )
+    if not command.subject.identified:
+        raise Rejected(
+            "subject_not_identified",
+            "subject.personal_identity_number",
+            "subject.personal_identity_number is required to identify the young person",
+        )
+    _refuse_adult(command.subject, state.received_at)
+    return [SubjectIdentified(subject=command.subject, decided_by=command.decided_by, at=now)]
+
+
 def _decide_open(
     state: CaseState, command: Command, now: datetime, rules: Policy
 ) -> list[DomainEvent]:
@@ -105,6 +179,8 @@ def _decide_open(
             return _protection(state, command, now)
         case DecidePreAssessment():
             return _pre_assessment(state, command, now, rules)
+        case IdentifySubject():
+            return _identify(state, command, now)
         case ExtendInvestigation():
             return _extend(state, command, now, rules)
         case ConcludeInvestigation():
@@ -232,7 +308,12 @@ def _pre_assessment(
     decision: DomainEvent
     if command.open_investigation:
         decision = InvestigationOpened(
-            reasons=command.reasons, decided_by=command.decided_by, at=now
+            reasons=command.reasons,
+            decided_by=command.decided_by,
+            young_adult_basis=(
+                command.young_adult_basis if state.age_path is AgePath.YOUNG_ADULT else None
+            ),
+            at=now,
         )
     else:
         decision = InvestigationDeclined(

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cases.deadlines import Deadline
+from cases.disclosure import DisclosureStatement
 from cases.envelope import DomainEvent, JsonDict, upcaster
 from cases.errors import Rejected
 from cases.models import (
@@ -35,6 +36,7 @@ from cases.models import (
     ReporterKind,
     Role,
     Subject,
+    YoungAdultBasis,
 )
 from cases.policy import LegalReference
 
@@ -52,12 +54,16 @@ class HarmResult(StrEnum):
 
     NO_HARM = "no_harm"
     HARM_FOUND = "harm_found"
+    NOT_ASSESSED = "not_assessed"
 
 
 class ReportReceived(DomainEvent):
     """A report of concern (orosanmälan) was received and the case opened.
 
-    Version 2 nests the subject and adds the channel; version 1 rows are upcast.
+    Version 2 nests the subject and adds the channel; version 1 rows are upcast. A subject
+    may be not yet identified (no personal identity number, an ``unidentified``
+    description): the subject's new fields are optional, so every stored row reads as it
+    was and the version stays 2.
     """
 
     schema_version: ClassVar[int] = 2
@@ -88,11 +94,27 @@ class ProtectionAssessed(DomainEvent):
 
 
 class InvestigationOpened(DomainEvent):
-    """The pre-assessment decided to open an investigation (inleda utredning, SoL 11:1)."""
+    """The pre-assessment decided to open an investigation (inleda utredning, SoL 11:1).
 
+    Version 2 adds ``young_adult_basis``: for an 18-to-20-year-old, the young person's
+    consent or LVU 3 § (None for a child, and in version 1 rows).
+    """
+
+    schema_version: ClassVar[int] = 2
     personal_fields: ClassVar[frozenset[str]] = frozenset({"reasons"})
 
     reasons: str
+    decided_by: str
+    young_adult_basis: YoungAdultBasis | None = None
+    at: AwareDatetime
+
+
+class SubjectIdentified(DomainEvent):
+    """A child registered without a personal identity number was identified."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"subject"})
+
+    subject: Subject
     decided_by: str
     at: AwareDatetime
 
@@ -145,15 +167,21 @@ class FollowUpStarted(DomainEvent):
 
 
 class ConsultationRequested(DomainEvent):
-    """Another agency was asked; ``consultation_id`` is ``case-<case number>:consultation-<n>``."""
+    """Another agency was asked; ``consultation_id`` is ``case-<case number>:consultation-<n>``.
 
-    personal_fields: ClassVar[frozenset[str]] = frozenset({"questions"})
+    Version 2 adds ``statement``: what the requesting officer stated for the basis's own
+    conditions (`cases.disclosure.DisclosureStatement`; None in version 1 rows).
+    """
+
+    schema_version: ClassVar[int] = 2
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"questions", "statement"})
 
     consultation_id: str
     agency: Agency
     legal_basis: LegalBasis
     questions: str
     acute: bool = False
+    statement: DisclosureStatement | None = None
     requested_by: str
     at: AwareDatetime
 
@@ -274,16 +302,26 @@ class ConsentChanged(DomainEvent):
 
 
 class DisclosureRecorded(DomainEvent):
-    """Personal data was disclosed to an agency (utlämnande), with its legal basis and the
-    harm assessment (menprövning) that preceded it."""
+    """Personal data was disclosed to an agency (utlämnande): its legal basis and provision,
+    and what the officer stated for the basis's conditions, and who stated it.
 
-    personal_fields: ClassVar[frozenset[str]] = frozenset({"harm_assessment"})
+    Version 2 replaces the free-text ``harm_assessment`` with ``statement`` (None: nothing
+    was stated — a request recorded before statements were required) and ``stated_by``;
+    a version 1 row keeps its text as ``recorded_harm_assessment``, stated by nobody.
+    """
+
+    schema_version: ClassVar[int] = 2
+    personal_fields: ClassVar[frozenset[str]] = frozenset(
+        {"statement", "recorded_harm_assessment"}
+    )
 
     consultation_id: str
     recipient: Agency
     legal_basis: LegalBasis
     legal_reference: LegalReference | None = None
-    harm_assessment: str
+    statement: DisclosureStatement | None = None
+    stated_by: str | None = None
+    recorded_harm_assessment: str | None = None
     harm_result: HarmResult
     fields: tuple[str, ...]
     disclosed_at: AwareDatetime
@@ -406,3 +444,28 @@ def _information_added_v1_to_v2(data: JsonDict) -> JsonDict:
     """v1 held ``source`` as free text (up to 200 characters, stored in clear): a listed
     value reads as itself, any other text as ``other``."""
     return {**data, "source": InformationSource.reading(data.get("source"))}
+
+
+@upcaster("InvestigationOpened", 1)
+def _investigation_opened_v1_to_v2(data: JsonDict) -> JsonDict:
+    """v1 had no young-adult basis: every investigation was on the child path."""
+    return {**data, "young_adult_basis": None}
+
+
+@upcaster("ConsultationRequested", 1)
+def _consultation_requested_v1_to_v2(data: JsonDict) -> JsonDict:
+    """v1 had no statement: the officer stated nothing with the request."""
+    return {**data, "statement": None}
+
+
+@upcaster("DisclosureRecorded", 1)
+def _disclosure_recorded_v1_to_v2(data: JsonDict) -> JsonDict:
+    """v1 held a free-text ``harm_assessment`` the workflow filled in: it is kept as
+    recorded, attributed to nobody, and no statement is read into it."""
+    rest = {k: v for k, v in data.items() if k != "harm_assessment"}
+    return {
+        **rest,
+        "statement": None,
+        "stated_by": None,
+        "recorded_harm_assessment": data.get("harm_assessment"),
+    }

@@ -312,23 +312,65 @@ def _encoded_date(value: str) -> tuple[int | None, int, int, int] | None:
     return century, int(match["yy"]), int(match["mm"]), day
 
 
+class AgePath(StrEnum):
+    """Which path the law sets for the young person by age on the day the report arrived.
+
+    ``child`` under 18 (SoL, LVU 2 §); ``young_adult`` 18, 19 or 20: LVU 3 § reaches those
+    under 20 (LVU 1 § third paragraph: care may be decided for a person who has turned 18
+    but not 20 under 3 §), and otherwise an investigation needs the young person's consent;
+    ``unidentified`` a child not yet identified, on the child path until identified.
+    Reports about people 21 or older are refused (`ADULT_AGE`).
+    """
+
+    CHILD = "child"
+    YOUNG_ADULT = "young_adult"
+    UNIDENTIFIED = "unidentified"
+
+
+YOUNG_ADULT_AGE = 18
+"""Age from which the young-adult path applies (myndighetsålder, FB 9:1)."""
+ADULT_AGE = 21
+"""Age from which a report is refused: neither LVU (3 §: under 20) nor the information
+sharing for young people under 21 (OSL 10:18 a) reaches the person."""
+
+
+class YoungAdultBasis(StrEnum):
+    """Why an investigation of an 18-to-20-year-old may open: ``consent`` the young person
+    consented; ``lvu_3`` care under LVU 3 § (own behaviour) may apply, which needs no
+    consent (LVU 1 §: care is given without consent when the conditions are met)."""
+
+    CONSENT = "consent"
+    LVU_3 = "lvu_3"
+
+
 class Subject(DomainModel):
     """The young person a report is about (den enskilde). Every field is personal data.
 
-    The personal identity number (personnummer, or samordningsnummer with day + 60) is
-    checked for its shape and its date, and must agree with ``birth_date``; the check digit
-    is not required to be valid (test numbers and historical numbers exist).
+    Identified: the personal identity number (personnummer, or samordningsnummer with
+    day + 60) is checked for its shape and its date, and must agree with ``birth_date``;
+    ``name`` is required; the check digit is not required to be valid (test numbers and
+    historical numbers exist). Not yet identified: no personal identity number, and
+    ``unidentified`` describes what is known (e.g. "pupil in class 8B, about 14"); name and
+    birth date are optional (a known birth date puts the young person on their age's path).
     """
 
-    personal_identity_number: str = Field(
-        description="personnummer or samordningsnummer: YYYYMMDD-NNNN or YYMMDD-NNNN"
+    personal_identity_number: str | None = Field(
+        default=None, description="personnummer or samordningsnummer: YYYYMMDD-NNNN or YYMMDD-NNNN"
     )
-    name: str = Field(min_length=1, max_length=200)
-    birth_date: date
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    birth_date: date | None = None
+    unidentified: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2_000,
+        description="what is known of a child not yet identified (no personal identity number)",
+    )
 
     @field_validator("personal_identity_number")
     @classmethod
-    def _valid_number(cls, value: str) -> str:
+    def _valid_number(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         encoded = _encoded_date(value)
         if encoded is None:
             raise ValueError("personal_identity_number must be YYYYMMDD-NNNN or YYMMDD-NNNN")
@@ -341,6 +383,19 @@ class Subject(DomainModel):
 
     @model_validator(mode="after")
     def _birth_date_matches(self) -> Subject:
+        if self.personal_identity_number is None:
+            if self.unidentified is None or not self.unidentified.strip():
+                raise ValueError(
+                    "a subject without personal_identity_number needs unidentified "
+                    "(what is known of the child)"
+                )
+            return self
+        if self.unidentified is not None:
+            raise ValueError("an identified subject takes no unidentified description")
+        if self.name is None:
+            raise ValueError("name is required with personal_identity_number")
+        if self.birth_date is None:
+            raise ValueError("birth_date is required with personal_identity_number")
         encoded = _encoded_date(self.personal_identity_number)
         if encoded is None:
             raise ValueError("personal_identity_number must be YYYYMMDD-NNNN or YYMMDD-NNNN")
@@ -352,12 +407,29 @@ class Subject(DomainModel):
             raise ValueError("birth_date does not match personal_identity_number")
         return self
 
-    def age_on(self, day: date) -> int:
-        """Completed years of age on ``day``."""
+    @property
+    def identified(self) -> bool:
+        """Whether the subject has a personal identity number."""
+        return self.personal_identity_number is not None
+
+    def age_on(self, day: date) -> int | None:
+        """Completed years of age on ``day``; None when the birth date is unknown."""
+        if self.birth_date is None:
+            return None
         years = day.year - self.birth_date.year
         if (day.month, day.day) < (self.birth_date.month, self.birth_date.day):
             years -= 1
         return years
+
+    def age_path(self, day: date) -> AgePath | None:
+        """The path for the young person's age on ``day``; None when 21 or older (refused).
+        A subject with neither identity nor birth date is ``unidentified`` (child path)."""
+        age = self.age_on(day)
+        if age is None:
+            return AgePath.UNIDENTIFIED
+        if age >= ADULT_AGE:
+            return None
+        return AgePath.YOUNG_ADULT if age >= YOUNG_ADULT_AGE else AgePath.CHILD
 
 
 class OpenCase(DomainModel):

@@ -42,7 +42,8 @@ def retention_category(case: CaseState) -> RetentionCategory:
     """The retention category the case's own data implies."""
     if case.outcome is InvestigationOutcome.LVU_APPLICATION:
         return RetentionCategory.PLACEMENT
-    if case.subject.birth_date.day in RESEARCH_SAMPLE_DAYS:
+    born = case.subject.birth_date  # None for a child not yet identified
+    if born is not None and born.day in RESEARCH_SAMPLE_DAYS:
         return RetentionCategory.RESEARCH_SAMPLE
     return RetentionCategory.STANDARD
 

@@ -42,10 +42,12 @@ from cases.events import (
     ProtectionAssessed,
     ReportReceived,
     SignalRejected,
+    SubjectIdentified,
     event_time,
 )
 from cases.models import (
     Agency,
+    AgePath,
     CaseStateName,
     ConcernCategory,
     ConsultationStatusName,
@@ -54,7 +56,9 @@ from cases.models import (
     LegalBasis,
     ReporterKind,
     Subject,
+    YoungAdultBasis,
 )
+from cases.workdays import local_date
 
 OPEN_CONSULTATION = frozenset(
     {ConsultationStatusName.REQUESTED, ConsultationStatusName.ACKNOWLEDGED}
@@ -120,6 +124,7 @@ class CaseState(DomainModel):
     summary: str
     concern_category: ConcernCategory
     protection_acute: bool | None = None
+    young_adult_basis: YoungAdultBasis | None = None
     investigation_opened_at: AwareDatetime | None = None
     investigation_extended_until: date | None = None
     extension_count: int = 0
@@ -138,6 +143,12 @@ class CaseState(DomainModel):
     last_event_at: AwareDatetime | None = None
 
     # -- questions the workflow and the read models ask ---------------------------------
+
+    @property
+    def age_path(self) -> AgePath | None:
+        """The young person's path by age on the day the report arrived (receipt, not
+        today: the deadlines and the path run from receipt); None when 21 or older."""
+        return self.subject.age_path(local_date(self.received_at))
 
     def open_consultations(self) -> list[ConsultationStatus]:
         """Consultations still waiting for the agency, oldest first."""
@@ -306,8 +317,14 @@ def _changes(state: CaseState, event: DomainEvent) -> dict[str, Any]:
                     CaseStateName.IMMEDIATE_PROTECTION if acute else CaseStateName.PRE_ASSESSMENT
                 ),
             }
-        case InvestigationOpened(at=at):
-            return {"state": CaseStateName.INVESTIGATION, "investigation_opened_at": at}
+        case InvestigationOpened(at=at, young_adult_basis=basis):
+            return {
+                "state": CaseStateName.INVESTIGATION,
+                "investigation_opened_at": at,
+                "young_adult_basis": basis,
+            }
+        case SubjectIdentified(subject=subject):
+            return {"subject": subject}
         case InvestigationDeclined():
             return {"state": CaseStateName.DECIDED}
         case FeedbackSent() | InformationAdded():
