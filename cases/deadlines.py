@@ -23,7 +23,7 @@ from cases.models import (
     Role,
     share_fields_set,
 )
-from cases.policy import Anchor, Offset, Policy
+from cases.policy import Anchor, LegalReference, Offset, Policy, deadline_rule
 from cases.workdays import (
     STOCKHOLM,
     add_months,
@@ -66,10 +66,14 @@ class Deadline(DomainModel):
         start: when the period began (receipt, opening, request).
         target: the protective end of the period, never moved by the calendar.
         legal_latest: ``target`` moved by lag 1930:173 to the first working day on or
-            after it (equal to ``target`` when that day is a working day).
+            after it (equal to ``target`` when that day is a working day); for the
+            protection assessment, due "genast", always ``target``.
         moved_because: the named days and suspensions that moved the dates, e.g.
             ``2026-12-25 Juldagen``.
         calendar: the holiday calendar that computed it, e.g. ``holidays-0.109``.
+        legal_reference: the provision behind it, resolved for the day its period started
+            (the case's received date, or the date of the step that started it); None for
+            a consultation (a local agreement) and for deadlines recorded before this field.
     """
 
     key: str = Field(min_length=1, max_length=120)
@@ -81,6 +85,7 @@ class Deadline(DomainModel):
     moved_because: tuple[str, ...] = ()
     calendar: str
     suspensions: tuple[Suspension, ...] = ()
+    legal_reference: LegalReference | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Deadline:
@@ -164,12 +169,16 @@ def compute_deadline(
 
     Rules (each ends at the end of its Stockholm day):
 
-    - protection assessment (skyddsbedömning): the day of receipt; for a report received at
-      or after ``policy.time_limits.protection_cutoff`` the target is the next day ("senast
-      dagen efter", prop. 2012/13:10) and ``legal_latest`` the next working day;
-    - pre-assessment (förhandsbedömning): receipt day + 14 days (SoL 11:1 a);
-    - investigation (utredning): opening day + 4 months (SoL 11:2), or ``until`` when an
-      extension decided a new last day;
+    - protection assessment (skyddsbedömning): due "genast" (at once), so lag 1930:173 does
+      not apply and ``legal_latest`` is the target: the day of receipt, or the next day
+      for a report received at or after ``policy.time_limits.protection_cutoff`` (local
+      practice, not law);
+    - pre-assessment (förhandsbedömning): receipt day + 14 days;
+    - investigation (utredning): opening day + 4 months, or ``until`` when an extension
+      decided a new last day;
+
+    The deadline carries the legal reference of its rule in force on ``start``'s Stockholm
+    date (`Policy.resolve`).
     - consultation: the agency's working days from the request day (acute override).
 
     Raises:
@@ -178,7 +187,13 @@ def compute_deadline(
     if start.tzinfo is None or start.utcoffset() is None:
         raise ValueError("start must be an aware datetime")
     target_day = _target_date(kind, start, policy=policy, agency=agency, acute=acute, until=until)
-    legal_day, moved = next_working_day_on_or_after(target_day)
+    moved: tuple[str, ...] = ()  # "genast": the protection assessment is never moved
+    if kind is DeadlineKind.PROTECTION_ASSESSMENT:
+        legal_day = target_day
+    else:
+        legal_day, moved = next_working_day_on_or_after(target_day)
+    rule = deadline_rule(kind, extended=until is not None)
+    reference = policy.resolve(rule, on=local_date(start)) if rule is not None else None
     return Deadline(
         key=key or default_key(kind, agency),
         kind=kind,
@@ -188,6 +203,7 @@ def compute_deadline(
         legal_latest=end_of_day(legal_day),
         moved_because=moved,
         calendar=calendar_version(),
+        legal_reference=reference,
     )
 
 
@@ -210,7 +226,11 @@ def suspend(deadline: Deadline, suspended_from: datetime, resumed_at: datetime) 
         return deadline
     suspension = Suspension(from_date=first, until_date=end, working_days=days)
     target_day = add_working_days(local_date(deadline.target), days)
-    legal_day, moved = next_working_day_on_or_after(target_day)
+    moved: tuple[str, ...] = ()
+    if deadline.kind is DeadlineKind.PROTECTION_ASSESSMENT:
+        legal_day = target_day  # "genast", as in `compute_deadline`
+    else:
+        legal_day, moved = next_working_day_on_or_after(target_day)
     suspensions = (*deadline.suspensions, suspension)
     return deadline.model_copy(
         update={

@@ -14,7 +14,7 @@ from datetime import date, time
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from cases.interning import Interner, mapping_key
 from cases.models import (
@@ -32,17 +32,45 @@ class PolicyError(ValueError):
 
 
 class LegalReference(DomainModel):
-    """A provision of an act, as data: e.g. SoL (2001:453) 11 kap. 1 a §."""
+    """A provision of an act, as versioned data: e.g. SoL (2001:453) 11 kap. 1 a §.
 
-    act: str = Field(min_length=1, max_length=100, description="e.g. 'SoL (2001:453)'")
+    ``section`` is the paragraph (§), e.g. ``"1 a"``. A reference is in force from
+    ``valid_from`` through ``valid_to`` (inclusive; None: still in force). ``source`` says
+    where the text was read, ``verified`` whether the paragraph was checked against the
+    statute text (docs/legal.md lists every reference and what remains unverified).
+    References stored before these fields existed read with their defaults.
+    """
+
+    act: str = Field(min_length=1, max_length=100, description="e.g. 'SoL' or 'SoL (2001:453)'")
+    sfs: str | None = Field(
+        default=None, pattern=r"^\d{4}:\d{1,4}$", description="SFS number, e.g. '2025:400'"
+    )
     chapter: int | None = Field(default=None, ge=1)
-    section: str = Field(min_length=1, max_length=20, description="e.g. '1 a'")
+    section: str = Field(min_length=1, max_length=20, description="the paragraph, e.g. '1 a'")
     valid_from: date
+    valid_to: date | None = None
+    source: str = Field(default="", max_length=300)
+    verified: bool = False
+
+    @model_validator(mode="after")
+    def _period(self) -> LegalReference:
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError("valid_to must not be before valid_from")
+        return self
 
     def cite(self) -> str:
-        """The reference in the usual Swedish form, e.g. ``SoL (2001:453) 11 kap. 1 a §``."""
+        """The reference in the usual Swedish form, e.g. ``SoL (2025:400) 20 kap. 2 §``."""
+        act = self.act if self.sfs is None or self.sfs in self.act else f"{self.act} ({self.sfs})"
         chapter = f" {self.chapter} kap." if self.chapter is not None else ""
-        return f"{self.act}{chapter} {self.section} §"
+        return f"{act}{chapter} {self.section} §"
+
+    def label(self) -> str:
+        """`cite`, marked ``(unverified)`` unless checked against the statute text."""
+        return self.cite() if self.verified else f"{self.cite()} (unverified)"
+
+    def in_force_on(self, day: date) -> bool:
+        """Whether the provision applied on ``day``."""
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
 
 class Anchor(StrEnum):
@@ -81,15 +109,27 @@ class Rung(DomainModel):
     action: EscalationAction
 
 
-class TimeLimits(DomainModel):
-    """Statutory time limits (SoL 11:1 a, 11:2) and the protection-assessment cut-off.
+#: What the protection-assessment cut-off is: a local choice, not a rule of law.
+PROTECTION_CUTOFF_BASIS = (
+    "local practice (lokal rutin), not law: the statute says 'genast'; prop. 2012/13:10 "
+    "s. 60 accepts the next day for a report received late in the day"
+)
 
-    A report received at or after ``protection_cutoff`` (Stockholm time) gets its protection
-    assessment (skyddsbedömning) targeted at the end of the next day, legally latest the
-    next working day; earlier reports are due the same day (prop. 2012/13:10).
+
+class TimeLimits(DomainModel):
+    """Statutory time limits (the pre-assessment's 14 days, the investigation's four months;
+    see the legal references) and the protection-assessment cut-off.
+
+    The protection assessment (skyddsbedömning) is due "genast" (at once): its target is
+    the day of receipt, and its legal latest is that target, never moved by lag 1930:173.
+    ``protection_cutoff`` is local practice, not law (``protection_cutoff_basis``): a report
+    received at or after it (Stockholm time) is targeted at the end of the next day.
     """
 
     protection_cutoff: time = time(15, 0)
+    protection_cutoff_basis: str = Field(
+        default=PROTECTION_CUTOFF_BASIS, min_length=1, max_length=300
+    )
     pre_assessment_days: int = Field(default=14, ge=1)
     investigation_months: int = Field(default=4, ge=1)
 
@@ -111,9 +151,10 @@ class ExtensionLimits(DomainModel):
 class RetentionCategory(StrEnum):
     """Retention class of a case file.
 
-    ``standard`` is purged after the retention period; ``placement`` (the child was
-    placed or an LVU application made) and ``research_sample`` (born on the 5th, 15th or
-    25th: kept for research, SoL 12:2) are exempt from automatic purging by default.
+    ``standard`` is purged after the retention period; ``placement`` (any placement of
+    the child: immediate custody, an LVU application, a placement outside the home) and
+    ``research_sample`` (born on the 5th, 15th or 25th: kept for research, SoF (2001:937)
+    7 kap. 2 §) are exempt from automatic purging by default.
     """
 
     STANDARD = "standard"
@@ -122,17 +163,26 @@ class RetentionCategory(StrEnum):
 
 
 class RetentionRules(DomainModel):
-    """When a closed case is purged (gallring, SoL 12:1).
+    """When a person's closed files are purged (gallring; see the ``retention`` reference).
 
-    Reading used: the file is kept ``years_after_last_entry`` years after the last entry;
+    Reading used: a file is kept ``years_after_last_entry`` years after the last entry;
     the purge then happens at the end of the calendar year following the year in which that
     period ended (``until_end_of_following_year``), so that purging runs once a year.
+    Nothing about a person is purged while other data about the same person remain (the
+    latest of their files decides). A child's investigation documents are kept
+    ``child_investigation_years`` years from the child's birth when that would be later
+    (prop. 2025/26:12), for purges due on or after ``child_investigation_rule_from``.
     """
 
     years_after_last_entry: int = Field(default=5, ge=1)
     until_end_of_following_year: bool = True
     exempt_categories: frozenset[RetentionCategory] = frozenset(
         {RetentionCategory.PLACEMENT, RetentionCategory.RESEARCH_SAMPLE}
+    )
+    child_investigation_years: int = Field(default=30, ge=1)
+    child_investigation_rule_from: date = Field(
+        default=date(2026, 1, 1),
+        description="date in force of the 30-year rule (UNVERIFIED, see docs/legal.md)",
     )
 
 
@@ -238,37 +288,147 @@ def _default_consultation_times() -> dict[Agency, ConsultationTime]:
     }
 
 
-_SOL = "SoL (2001:453)"
-_OSL = "OSL (2009:400)"
-_SOL_FROM = date(2002, 1, 1)
+_OLD_SOL_END = date(2025, 6, 30)
+_NEW_SOL_FROM = date(2025, 7, 1)
+_PROP_2012_13_10 = "prop. 2012/13:10; SFS 2012:776"
+_NEW_SOL_SOURCE = "SFS 2025:400, prop. 2024/25:89 (paragraph not confirmed: docs/legal.md)"
 
 
-def _default_legal_references() -> dict[str, LegalReference]:
+def _old_sol(
+    chapter: int, section: str, valid_from: date, source: str, *, verified: bool = True
+) -> LegalReference:
+    return LegalReference(
+        act="SoL",
+        sfs="2001:453",
+        chapter=chapter,
+        section=section,
+        valid_from=valid_from,
+        valid_to=_OLD_SOL_END,
+        source=source,
+        verified=verified,
+    )
+
+
+def _new_sol(chapter: int, section: str, *, verified: bool = False) -> LegalReference:
+    return LegalReference(
+        act="SoL",
+        sfs="2025:400",
+        chapter=chapter,
+        section=section,
+        valid_from=_NEW_SOL_FROM,
+        source=_NEW_SOL_SOURCE,
+        verified=verified,
+    )
+
+
+def _default_legal_references() -> dict[str, tuple[LegalReference, ...]]:
+    """The legal reference table: each rule's provisions, oldest first (docs/legal.md)."""
+    since_2013 = date(2013, 1, 1)
+    since_2002 = date(2002, 1, 1)
     return {
-        "protection_assessment": LegalReference(
-            act=_SOL, chapter=11, section="1 a", valid_from=date(2013, 7, 1)
+        "protection_assessment": (
+            _old_sol(11, "1 a", since_2013, f"11 kap. 1 a § första stycket; {_PROP_2012_13_10}"),
+            _new_sol(20, "1"),
         ),
-        "pre_assessment": LegalReference(
-            act=_SOL, chapter=11, section="1 a", valid_from=date(2013, 7, 1)
+        "pre_assessment": (
+            _old_sol(11, "1 a", since_2013, f"11 kap. 1 a § andra stycket; {_PROP_2012_13_10}"),
+            _new_sol(20, "2"),
         ),
-        "investigation": LegalReference(act=_SOL, chapter=11, section="2", valid_from=_SOL_FROM),
-        "investigation_extension": LegalReference(
-            act=_SOL, chapter=11, section="2", valid_from=_SOL_FROM
+        "investigation": (
+            _old_sol(11, "2", since_2002, "11 kap. 2 § tredje stycket", verified=False),
+            _new_sol(20, "9"),
         ),
-        "feedback_to_reporter": LegalReference(
-            act=_SOL, chapter=14, section="1 b", valid_from=date(2013, 7, 1)
+        "investigation_extension": (
+            _old_sol(11, "2", since_2002, "11 kap. 2 § tredje stycket", verified=False),
+            _new_sol(20, "9"),
         ),
-        "retention": LegalReference(act=_SOL, chapter=12, section="1", valid_from=_SOL_FROM),
-        "time_limits": LegalReference(
-            act="Lag (1930:173) om beräkning av lagstadgad tid",
-            section="2",
-            valid_from=date(1931, 1, 1),
+        "feedback_to_reporter": (
+            _old_sol(14, "1 b", since_2013, _PROP_2012_13_10, verified=False),
+            _new_sol(19, "7"),
         ),
-        "osl_10_18a": LegalReference(
-            act=_OSL, chapter=10, section="18 a", valid_from=date(2016, 1, 1)
+        "retention": (
+            _old_sol(12, "1", date(2003, 7, 1), "12 kap. 1 § in the wording of SFS 2003:135"),
+            _new_sol(29, "1"),
         ),
-        "osl_26_9": LegalReference(act=_OSL, chapter=26, section="9", valid_from=date(2009, 6, 30)),
+        "placement_exempt": (
+            _old_sol(12, "2", date(2003, 7, 1), "12 kap. 2 § första stycket 3; SFS 2005:452"),
+            _new_sol(29, "2"),
+        ),
+        "research_sample": (
+            LegalReference(
+                act="SoF",
+                sfs="2001:937",
+                chapter=7,
+                section="2",
+                valid_from=since_2002,
+                source="socialtjänstförordningen (2001:937) 7 kap. 2 § (successor from "
+                "2025-07-01 not confirmed)",
+            ),
+        ),
+        "child_investigation_retention": (
+            LegalReference(
+                act="SoL",
+                sfs="2025:400",
+                chapter=29,
+                section="3",
+                valid_from=date(2026, 1, 1),
+                source="prop. 2025/26:12 (paragraph and date in force not confirmed)",
+            ),
+        ),
+        "time_limits": (
+            LegalReference(
+                act="Lag (1930:173) om beräkning av lagstadgad tid",
+                sfs="1930:173",
+                section="2",
+                valid_from=date(1931, 1, 1),
+                source="lag (1930:173) 2 §",
+                verified=True,
+            ),
+        ),
+        "osl_10_18a": (
+            LegalReference(
+                act="OSL",
+                sfs="2009:400",
+                chapter=10,
+                section="18 a",
+                valid_from=date(2016, 1, 1),
+                source="offentlighets- och sekretesslagen (2009:400)",
+            ),
+        ),
+        "osl_26_9": (
+            LegalReference(
+                act="OSL",
+                sfs="2009:400",
+                chapter=26,
+                section="9",
+                valid_from=date(2009, 6, 30),
+                source="offentlighets- och sekretesslagen (2009:400)",
+            ),
+        ),
     }
+
+
+#: The legal-reference rule behind each kind of deadline (a consultation's is an agreement).
+DEADLINE_RULES: dict[DeadlineKind, str] = {
+    DeadlineKind.PROTECTION_ASSESSMENT: "protection_assessment",
+    DeadlineKind.PRE_ASSESSMENT: "pre_assessment",
+    DeadlineKind.INVESTIGATION: "investigation",
+}
+
+
+def deadline_rule(kind: DeadlineKind, *, extended: bool = False) -> str | None:
+    """The legal-reference rule of a ``kind`` deadline (an extended investigation's is
+    ``investigation_extension``); None for a consultation (a local agreement)."""
+    if kind is DeadlineKind.INVESTIGATION and extended:
+        return "investigation_extension"
+    return DEADLINE_RULES.get(kind)
+
+
+def _references(value: Any) -> Any:
+    """One reference (the shape stored before references were versioned) as a tuple of one."""
+    if isinstance(value, dict | LegalReference):
+        return (value,)
+    return value
 
 
 #: The parts of policies, one shared object per value (see `cases.interning`).
@@ -297,7 +457,16 @@ class Policy(DomainModel):
     )
     extension: ExtensionLimits = ExtensionLimits()
     retention: RetentionRules = RetentionRules()
-    legal_references: dict[str, LegalReference] = Field(default_factory=_default_legal_references)
+    legal_references: dict[str, tuple[LegalReference, ...]] = Field(
+        default_factory=_default_legal_references
+    )
+
+    @field_validator("legal_references", mode="before")
+    @classmethod
+    def _versioned(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {rule: _references(refs) for rule, refs in value.items()}
+        return value
 
     @model_validator(mode="after")
     def _complete(self) -> Policy:
@@ -341,16 +510,20 @@ class Policy(DomainModel):
 
     def for_deadline(self, kind: DeadlineKind) -> Policy:
         """This policy with only what computing a ``kind`` deadline reads: its time limits,
-        answer times and the ``kind`` ladder (no other ladders, no legal references).
+        answer times, the ``kind`` ladder and the ``kind`` deadline's legal references (no
+        other ladders or references).
 
         `compute_deadline` and `escalation_schedule` give the same results with it; a
         deadline request carries it instead of the whole policy (a smaller payload).
         """
         ladder = self.ladders.get(kind)
+        rules = {deadline_rule(kind), deadline_rule(kind, extended=True)}
         trimmed = self.model_copy(
             update={
                 "ladders": {kind: ladder} if ladder is not None else {},
-                "legal_references": {},
+                "legal_references": {
+                    rule: refs for rule, refs in self.legal_references.items() if rule in rules
+                },
             }
         )
         trimmed._share_parts()
@@ -382,9 +555,23 @@ class Policy(DomainModel):
             )
             raise PolicyError(f"the policy has invalid fields: {', '.join(fields)}") from None
 
-    def legal_reference(self, rule: str) -> LegalReference | None:
-        """The provision behind ``rule`` (e.g. ``"pre_assessment"``), if the policy names one."""
-        return self.legal_references.get(rule)
+    def resolve(self, rule: str, *, on: date) -> LegalReference | None:
+        """The provision behind ``rule`` (e.g. ``"pre_assessment"``) in force ``on`` a day.
+
+        ``on`` is the case's received date, or for a later step the date of that step.
+        Of several references in force that day the one in force from the latest date
+        wins; None when the policy names none for that day.
+        """
+        in_force = [ref for ref in self.legal_references.get(rule, ()) if ref.in_force_on(on)]
+        return max(in_force, key=lambda ref: ref.valid_from, default=None)
+
+    def legal_reference(self, rule: str, on: date | None = None) -> LegalReference | None:
+        """`resolve` ``on`` a day; without one, the reference in force from the latest date
+        (the current law as far as the table knows). Callers that know the case's date
+        should pass it."""
+        if on is not None:
+            return self.resolve(rule, on=on)
+        return max(self.legal_references.get(rule, ()), key=lambda r: r.valid_from, default=None)
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

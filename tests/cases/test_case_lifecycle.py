@@ -112,7 +112,7 @@ def test_opening_an_investigation_for_a_mandatory_reporter_sends_feedback() -> N
     feedback = events[-1]
     assert isinstance(feedback, cases.FeedbackSent)
     assert feedback.investigation_opened is True
-    assert feedback.legal_reference is not None and feedback.legal_reference.chapter == 14
+    assert feedback.legal_reference is not None and feedback.legal_reference.sfs == "2025:400"
 
 
 def test_declining_an_investigation_for_a_mandatory_reporter_sends_feedback() -> None:

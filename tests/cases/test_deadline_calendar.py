@@ -180,10 +180,12 @@ def test_protection_assessment_after_cut_off_is_due_the_next_day() -> None:
     assert deadline.target.date() == date(2026, 3, 3)
 
 
-def test_late_protection_assessment_on_a_friday_is_legally_due_on_monday() -> None:
+def test_late_protection_assessment_on_a_friday_is_legally_due_on_the_saturday() -> None:
+    # "genast": lag 1930:173 does not move it to Monday 9 March (the old, wrong reading)
     deadline = due(DeadlineKind.PROTECTION_ASSESSMENT, date(2026, 3, 6), time(16, 30))
     assert deadline.target.date() == date(2026, 3, 7)
-    assert deadline.legal_latest.date() == date(2026, 3, 9)
+    assert deadline.legal_latest.date() == date(2026, 3, 7)
+    assert deadline.moved_because == ()
 
 
 def test_protection_cut_off_comes_from_the_policy() -> None:
@@ -234,7 +236,8 @@ def test_add_working_days_skips_weekends_and_holidays() -> None:
 # -- properties ---------------------------------------------------------------------------
 
 days = st.dates(min_value=date(2024, 1, 1), max_value=date(2031, 12, 31))
-kinds = st.sampled_from(list(DeadlineKind))
+# not the protection assessment: due "genast", lag 1930:173 does not move it
+kinds = st.sampled_from([k for k in DeadlineKind if k is not DeadlineKind.PROTECTION_ASSESSMENT])
 clocks = st.times()
 
 

@@ -82,7 +82,7 @@ def test_deadline_for_a_late_report_uses_the_time_of_day() -> None:
     _, out, _ = cli("protection_assessment", "--from", "2026-03-06", "--at", "16:00")
     assert (json.loads(out)["target"], json.loads(out)["legal_latest"]) == (
         "2026-03-07",
-        "2026-03-09",
+        "2026-03-07",  # "genast": not moved to Monday by lag 1930:173
     )
 
 

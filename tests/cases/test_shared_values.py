@@ -16,6 +16,7 @@ from cases import (
     escalation_schedule,
 )
 from cases.interning import Interner
+from cases.policy import deadline_rule
 
 START = datetime(2026, 12, 22, 16, 30, tzinfo=UTC)
 CUSTOM = Policy.from_toml(
@@ -57,7 +58,10 @@ def test_a_deadline_request_carries_only_its_kind_and_plans_the_same(
     request = DeadlineRequest(kind=kind, start=START, policy=policy, agency=agency, acute=True)
 
     assert set(request.policy.ladders) <= {kind}
-    assert request.policy.legal_references == {}
+    assert set(request.policy.legal_references) <= {
+        deadline_rule(kind),
+        deadline_rule(kind, extended=True),
+    }
     assert len(request.model_dump_json()) < len(policy.model_dump_json())
     planned = plan_deadline(request)
     whole = compute_deadline(kind, START, policy=policy, agency=agency, acute=True)
