@@ -8,7 +8,7 @@ event-store projections alike. Import everything from here; the modules are priv
 from __future__ import annotations
 
 from cases.access import (
-    DISCLOSABLE,
+    DISCLOSURE_TABLE,
     PERMITTED_BASES,
     ConsultationRequestPayload,
     check_consultation_request,
@@ -163,7 +163,7 @@ from cases.workdays import (
 
 __all__ = [
     "DELIVERY_FAILED_RUNG",
-    "DISCLOSABLE",
+    "DISCLOSURE_TABLE",
     "EXAMPLE_OPEN_CASE",
     "PERMITTED_BASES",
     "SIGNAL_ACTOR",

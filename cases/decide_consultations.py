@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cases.access import check_consultation_request
+from cases.access import check_consultation_request, check_legacy_request, check_statement
 from cases.commands import (
     ChangeConsent,
     RecordDelivery,
@@ -43,13 +43,27 @@ def consultation_requested(
 ) -> list[DomainEvent]:
     """Ask an agency; suspend its clock when consent is the basis and not yet given."""
     require_text(command.questions, "questions")
-    check_consultation_request(
-        state,
-        agency=command.agency,
-        legal_basis=command.legal_basis,
-        questions=command.questions,
-        now=now,
-    )
+    if command.statement is None and command.legal_basis is not LegalBasis.NONE:
+        # recorded before statements were required (new input without one is refused by
+        # `check_new_input`): read against the table it was made under, so it replays
+        check_legacy_request(
+            state,
+            agency=command.agency,
+            legal_basis=command.legal_basis,
+            questions=command.questions,
+            now=now,
+        )
+    else:
+        check_consultation_request(
+            state,
+            agency=command.agency,
+            legal_basis=command.legal_basis,
+            questions=command.questions,
+            now=now,
+        )
+        check_statement(
+            state, legal_basis=command.legal_basis, statement=command.statement, now=now
+        )
     cid = consultation_id(state.case_number, state.next_consultation_number)
     events: list[DomainEvent] = [
         ConsultationRequested(
@@ -58,6 +72,7 @@ def consultation_requested(
             legal_basis=command.legal_basis,
             questions=command.questions,
             acute=command.acute,
+            statement=command.statement,
             requested_by=command.requested_by,
             at=now,
         )

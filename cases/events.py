@@ -237,8 +237,12 @@ class ConsultationExpired(DomainEvent):
 class DeadlineSet(DomainEvent):
     """A deadline was computed (by the deadline local activity) and is now in force.
 
-    Setting a key again replaces its deadline (an extension, a suspension).
+    Setting a key again replaces its deadline (an extension, a suspension). Version 2's
+    deadline carries ``legal_reference``, the provision resolved for the case's date
+    (`cases.Policy.resolve`); version 1 rows read with none (they were recorded without).
     """
+
+    schema_version: ClassVar[int] = 2
 
     deadline: Deadline
     at: AwareDatetime | None = None
@@ -311,9 +315,7 @@ class DisclosureRecorded(DomainEvent):
     """
 
     schema_version: ClassVar[int] = 2
-    personal_fields: ClassVar[frozenset[str]] = frozenset(
-        {"statement", "recorded_harm_assessment"}
-    )
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"statement", "recorded_harm_assessment"})
 
     consultation_id: str
     recipient: Agency
@@ -469,3 +471,12 @@ def _disclosure_recorded_v1_to_v2(data: JsonDict) -> JsonDict:
         "stated_by": None,
         "recorded_harm_assessment": data.get("harm_assessment"),
     }
+
+
+@upcaster("DeadlineSet", 1)
+def _deadline_set_v1_to_v2(data: JsonDict) -> JsonDict:
+    """v1 deadlines had no legal reference: they read with none (never a guessed one)."""
+    deadline = data.get("deadline")
+    if not isinstance(deadline, dict):
+        return data  # validation names the field
+    return {**data, "deadline": {**deadline, "legal_reference": None}}

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import AwareDatetime, Field
 
 from cases.deadlines import Deadline
+from cases.disclosure import DisclosureStatement
 from cases.envelope import DomainEvent
 from cases.events import (
     CaseClosed,
@@ -87,6 +88,8 @@ class ConsultationStatus(DomainModel):
     declined_at: AwareDatetime | None = None
     expired_at: AwareDatetime | None = None
     disclosed_fields: tuple[str, ...] = ()
+    statement: DisclosureStatement | None = None  # personal: what the requester stated
+    requested_by: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -343,6 +346,8 @@ def _changes(state: CaseState, event: DomainEvent) -> dict[str, Any]:
                 acute=event.acute,
                 questions=event.questions,
                 requested_at=event.at,
+                statement=event.statement,
+                requested_by=event.requested_by,
             )
             return {
                 **_with_consultation(state, consultation),
