@@ -396,11 +396,11 @@ class CaseWorkflow:
                 "consultation not sent", extra={"consultation": consultation_id, "code": exc.code}
             )
             return
+        # The record holds what the requesting officer stated with the request (its
+        # statement): the workflow states nothing for anyone.
         disclosure = (
             cases.RecordDisclosure(
-                consultation_id=consultation_id,
-                decided_by=decided_by,
-                harm_assessment="no harm found at request (SoL 26:1 menprövning by the requester)",
+                consultation_id=consultation_id, decided_by=decided_by, harm_assessment=""
             )
             if request.contains_personal_data
             else None
