@@ -60,7 +60,8 @@ def _when(moment: datetime | None) -> str:
 def current_details(
     state: CaseState, *, now: datetime, pending: list[Deadline] | None = None
 ) -> str:
-    """Markdown for the Web UI: where the case stands, what it waits for, by when.
+    """Markdown for the Web UI: where the case stands, what it waits for, by when, and the
+    provision behind that deadline as resolved for this case (its ``legal_reference``).
 
     ``pending``: the state's `pending_deadlines`, when the caller has them.
     """
@@ -77,6 +78,8 @@ def current_details(
             f"**By:** {_when(deadline.target)} (legal latest {_when(deadline.legal_latest)}, "
             f"{deadline.kind.value.replace('_', ' ')})"
         )
+        if deadline.legal_reference is not None:
+            lines.append(f"**Law:** {deadline.legal_reference.label()}")
     overdue = state.overdue_count(now, pending)
     if overdue:
         lines.append(f"**Overdue deadlines:** {overdue}")

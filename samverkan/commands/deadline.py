@@ -1,7 +1,12 @@
 """``samverkan deadline``: when is this due? The operator's view of `cases.compute_deadline`.
 
-Prints one JSON object ``{"kind", "from", "target", "legal_latest", "moved_because",
-"calendar"}`` with ISO dates. Bad input gets one sentence on stderr and exit code 2.
+Prints one JSON object ``{"kind", "from", "at", "target", "legal_latest", "moved_because",
+"calendar", "legal_reference"}`` with ISO dates; ``legal_reference`` is the provision
+resolved for the ``--from`` day (`Policy.resolve`) as ``{"cite", ...its fields}``, or null
+for a consultation (a local agreement). Without ``--at`` the time of day is assumed to be
+00:00 and ``assumed`` says so. A protection assessment adds ``cutoff``: the policy's
+cut-off and that it is local practice, not law. Bad input gets one sentence on stderr and
+exit code 2.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,12 +46,15 @@ def _parse_kind(text: str) -> tuple[DeadlineKind, Agency | None]:
     return kind, None
 
 
+ASSUMED_AT = time(0, 0)
+
+
 def _parse_start(day: str, at: str | None) -> datetime:
     try:
         start_day = date.fromisoformat(day)
     except ValueError:
         raise _fail(f"--from {day!r} is not a date: use YYYY-MM-DD.") from None
-    clock = time(0, 0)
+    clock = ASSUMED_AT
     if at is not None:
         try:
             clock = time.fromisoformat(at)
@@ -83,24 +91,37 @@ def deadline(
         bool, typer.Option("--acute", help="An acute consultation (police: 1 working day).")
     ] = False,
 ) -> None:
-    """When is this due? Target and legal latest day under lag 1930:173."""
+    """When is this due? Target, legal latest day and the provision behind it."""
     parsed_kind, agency = _parse_kind(kind)
     start = _parse_start(from_, at)
     rules = _load_policy(policy)
     computed = compute_deadline(parsed_kind, start, policy=rules, agency=agency, acute=acute)
-    typer.echo(
-        json.dumps(
-            {
-                "kind": kind,
-                "from": start.date().isoformat(),
-                "target": computed.target.date().isoformat(),
-                "legal_latest": computed.legal_latest.date().isoformat(),
-                "moved_because": list(computed.moved_because),
-                "calendar": computed.calendar,
-            },
-            ensure_ascii=False,
+    reference = computed.legal_reference
+    out: dict[str, Any] = {
+        "kind": kind,
+        "from": start.date().isoformat(),
+        "at": start.strftime("%H:%M"),
+        "target": computed.target.date().isoformat(),
+        "legal_latest": computed.legal_latest.date().isoformat(),
+        "moved_because": list(computed.moved_because),
+        "calendar": computed.calendar,
+        "legal_reference": (
+            {"cite": reference.label(), **reference.model_dump(mode="json")}
+            if reference is not None
+            else None
+        ),
+    }
+    if at is None:
+        out["assumed"] = (
+            f"--at not given: the period is taken to start at {ASSUMED_AT.strftime('%H:%M')} "
+            "Stockholm time"
         )
-    )
+    if parsed_kind is DeadlineKind.PROTECTION_ASSESSMENT:
+        out["cutoff"] = {
+            "at": rules.time_limits.protection_cutoff.strftime("%H:%M"),
+            "basis": rules.time_limits.protection_cutoff_basis,
+        }
+    typer.echo(json.dumps(out, ensure_ascii=False))
 
 
 def register(app: typer.Typer) -> None:
