@@ -7,6 +7,7 @@ from typing import Any
 
 import cases
 from cases import CaseState, DomainEvent, OpenCase, Policy
+from cases.disclosure import DisclosureStatement
 
 STHLM = cases.STOCKHOLM
 T0 = datetime(2026, 3, 2, 10, 15, tzinfo=STHLM)  # a Monday
@@ -87,6 +88,7 @@ class Case:
         basis: cases.LegalBasis,
         questions: str = "attendance?",
         acute: bool = False,
+        statement: DisclosureStatement | None = None,
     ) -> str:
         events = self.do(
             cases.RequestConsultation(
@@ -94,6 +96,7 @@ class Case:
                 legal_basis=basis,
                 questions=questions,
                 acute=acute,
+                statement=statement,
                 requested_by="officer-1",
             )
         )

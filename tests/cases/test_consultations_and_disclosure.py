@@ -178,21 +178,22 @@ def test_school_receives_identity_and_questions_but_not_the_summary() -> None:
     assert record.disclosed_at == case.now and record.decided_by == "o"
 
 
-def test_police_under_osl_10_18a_receive_the_summary_with_its_legal_reference() -> None:
+def test_police_under_osl_10_18a_never_receive_the_summary_and_get_its_legal_reference() -> None:
     case, cid = asked(Agency.POLICE, LegalBasis.OSL_10_18A)
     request, record = cases.disclosure_for(
         case.s, cid, decided_by="o", harm_assessment="no harm", now=case.now
     )
-    assert "summary" in request.fields
+    assert "summary" not in request.fields and "summary" not in request.payload
     assert record is not None and record.legal_reference is not None
     assert (record.legal_reference.chapter, record.legal_reference.section) == (10, "18 a")
 
 
-def test_disclosing_personal_data_without_a_harm_assessment_is_rejected() -> None:
+def test_a_request_recorded_without_a_statement_is_recorded_as_stating_nothing() -> None:
     case, cid = asked()
-    with pytest.raises(Rejected) as info:
-        cases.disclosure_for(case.s, cid, decided_by="o", harm_assessment=" ", now=case.now)
-    assert info.value.field == "harm_assessment"
+    _, record = cases.disclosure_for(case.s, cid, decided_by="o", harm_assessment=" ", now=case.now)
+    assert record is not None
+    assert record.statement is None and record.stated_by is None
+    assert record.harm_result is cases.HarmResult.NOT_ASSESSED
 
 
 def test_when_harm_is_found_no_personal_data_is_disclosed() -> None:

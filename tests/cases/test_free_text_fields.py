@@ -54,7 +54,7 @@ _ACTOR_COMMANDS: list[tuple[type[DomainModel], dict[str, Any]]] = [
     (DecidePreAssessment, {"open_investigation": True, "reasons": "r", "decided_by": "x"}),
     (
         RequestConsultation,
-        {"agency": "police", "legal_basis": "osl_10_18a", "questions": "q", "requested_by": "x"},
+        {"agency": "cve", "legal_basis": "none", "questions": "q", "requested_by": "x"},
     ),
     (ExtendInvestigation, {"until": "2027-01-01", "reasons": "r", "decided_by": "x"}),
     (ConcludeInvestigation, {"outcome": "intervention", "decided_by": "x"}),

@@ -92,6 +92,13 @@ async def test_case_runs_end_to_end_encrypted_and_replays(
                 {
                     "agency": "police",
                     "legal_basis": "osl_10_18a",
+                    "statement": {
+                        "osl_10_18a": {
+                            "risk_of_criminal_activity": "Recruited by a violent group.",
+                            "may_help_prevent": "SSPF programme.",
+                            "not_inappropriate": "Support not hindered.",
+                        }
+                    },
                     "questions": "Known in SSPF?",
                     "requested_by": "officer-1",
                 },

@@ -30,6 +30,7 @@ from cases import (
     Subject,
     seal,
 )
+from cases.disclosure import DisclosureStatement, HarmAssessment
 from cases.workdays import STOCKHOLM
 
 T0 = datetime(2026, 3, 2, 10, 15, tzinfo=STOCKHOLM)
@@ -96,7 +97,13 @@ def busy_case(case_number: str) -> list[DomainEvent]:
             consultation_id=cid,
             recipient=Agency.POLICE,
             legal_basis=LegalBasis.OSL_10_18A,
-            harm_assessment="No harm to the child expected from disclosing name and school.",
+            statement=DisclosureStatement(
+                harm_assessment=HarmAssessment(
+                    harm_found=False,
+                    reasons="No harm to the child expected from disclosing name and school.",
+                )
+            ),
+            stated_by="officer-1",
             harm_result=HarmResult.NO_HARM,
             fields=("subject.name", "subject.personal_identity_number"),
             disclosed_at=T0 + timedelta(days=1),

@@ -485,7 +485,17 @@ OPEN_INVESTIGATION = {
 }
 CONCLUDE = {"outcome": "intervention", "decided_by": "officer-1"}
 CLOSE = {"reason": "Intervention decided and started.", "decided_by": "officer-1"}
-LEGAL_BASIS = {Agency.POLICE: "osl_10_18a", Agency.SCHOOL: "duty_to_inform"}
+LEGAL_BASIS = {Agency.POLICE: "osl_10_18a", Agency.SCHOOL: "osl_10_2"}
+STATEMENT: dict[Agency, dict[str, Any]] = {
+    Agency.POLICE: {
+        "osl_10_18a": {
+            "risk_of_criminal_activity": "Recruited by a violent group.",
+            "may_help_prevent": "SSPF programme.",
+            "not_inappropriate": "Support not hindered.",
+        }
+    },
+    Agency.SCHOOL: {"necessity": "The investigation needs the school's view of attendance."},
+}
 
 
 def consultation_request(agency: Agency) -> dict[str, Any]:
@@ -493,6 +503,7 @@ def consultation_request(agency: Agency) -> dict[str, Any]:
         "agency": agency.value,
         "legal_basis": LEGAL_BASIS[agency],
         "questions": "Is the youth known to you?",
+        "statement": STATEMENT[agency],
         "requested_by": "officer-1",
     }
 

@@ -327,6 +327,13 @@ async def run(
             {
                 "agency": "police",
                 "legal_basis": "osl_10_18a",
+                "statement": {
+                    "osl_10_18a": {
+                        "risk_of_criminal_activity": "Recruited by a violent group.",
+                        "may_help_prevent": "SSPF programme.",
+                        "not_inappropriate": "Support not hindered.",
+                    }
+                },
                 "questions": QUESTIONS,
                 "requested_by": "officer-1",
             },

@@ -145,6 +145,13 @@ async def test_a_consultation_records_its_deadline_and_disclosure_in_one_append_
         {
             "agency": "police",
             "legal_basis": "osl_10_18a",
+            "statement": {
+                "osl_10_18a": {
+                    "risk_of_criminal_activity": "Recruited by a violent group.",
+                    "may_help_prevent": "SSPF programme.",
+                    "not_inappropriate": "Support not hindered.",
+                }
+            },
             "questions": "Is the youth known in SSPF?",
             "requested_by": "officer-1",
         },

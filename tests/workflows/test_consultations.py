@@ -21,6 +21,13 @@ POLICE = {
     "agency": "police",
     "legal_basis": "osl_10_18a",
     "questions": "Is the youth known in SSPF?",
+    "statement": {
+        "osl_10_18a": {
+            "risk_of_criminal_activity": "Recruited by a violent group, says the school.",
+            "may_help_prevent": "The police can place him in the SSPF programme.",
+            "not_inappropriate": "Our planned support is not hindered by it.",
+        }
+    },
     "requested_by": "officer-1",
 }
 
@@ -158,6 +165,13 @@ async def test_consent_based_consultation_waits_for_consent_then_goes_out(
             "agency": "school",
             "legal_basis": "consent",
             "questions": "Attendance this term?",
+            "statement": {
+                "consent": {
+                    "given_by": "guardians",
+                    "scope": "Attendance this term, to the school.",
+                    "given_on": "2026-01-02",
+                }
+            },
             "requested_by": "officer-1",
         },
     )
