@@ -41,7 +41,8 @@ with workflow.unsafe.imports_passed_through():
         RequestConsultation,
         ScheduledRung,
     )
-    from cases.commands import check_new_input
+    from cases.commands import IdentifySubject, check_new_input
+    from cases.decide import check_new_decision, check_opening
     from cases.ids import case_workflow_id
     from workflows import steps
     from workflows.consultation import ConsultationWorkflow
@@ -69,6 +70,11 @@ SIGNAL_FIELDS_CHECKED = "samverkan-signal-fields-checked"
 #: under no case's key). Asked for only when the id is wrong, so other runs are unchanged.
 CASE_ID_CHECKED = "samverkan-case-id-checked"
 WRONG_WORKFLOW_ID = "WrongWorkflowId"
+#: Patch: a report about someone 21 or older on the day it arrived ends the run at once,
+#: recording nothing (`cases.decide.check_opening`). Asked for only when the subject is 21
+#: or older, so every other run's commands are unchanged.
+AGE_CHECKED = "samverkan-age-checked"
+SUBJECT_TOO_OLD = "SubjectTooOld"
 #: Timeline entries a continued run carries (payloads have a size limit); the whole case
 #: file is always in the event store.
 TIMELINE_CARRIED = 1_000
@@ -116,6 +122,7 @@ class CaseWorkflow:
     async def run(self, case: OpenCase) -> CaseResult:
         if not self._opened:
             self._check_workflow_id(case)
+            self._check_age(case)
         if self._record.policy is None:
             self._record.policy = await steps.load_policy()
         if not self._opened:
@@ -162,6 +169,22 @@ class CaseWorkflow:
                 non_retryable=True,
             )
 
+    @staticmethod
+    def _check_age(case: OpenCase) -> None:
+        """End the run at once when the young person is 21 or older on the day of receipt
+        (nothing recorded). The error names the birth date field, never the date: failure
+        messages are not sealed by the codec."""
+        try:
+            check_opening(case)
+        except Rejected as exc:
+            if workflow.patched(AGE_CHECKED):
+                raise ApplicationError(
+                    exc.message,
+                    {"code": exc.code, "field": exc.field},
+                    type=SUBJECT_TOO_OLD,
+                    non_retryable=True,
+                ) from None
+
     @property
     def state(self) -> CaseState:
         return self._record.current
@@ -207,6 +230,18 @@ class CaseWorkflow:
 
     @decide_pre_assessment.validator
     def _validate_pre_assessment(self, command: DecidePreAssessment) -> None:
+        self._validate(command)
+
+    @workflow.update(
+        name="identify_subject",
+        description="Identify a child registered without a personal identity number; deadlines keep running from receipt.",
+    )
+    async def identify_subject(self, command: IdentifySubject) -> CaseSummary:
+        await self._execute(command, actor=command.decided_by)
+        return self.summary()
+
+    @identify_subject.validator
+    def _validate_identification(self, command: IdentifySubject) -> None:
         self._validate(command)
 
     @workflow.update(
@@ -309,6 +344,7 @@ class CaseWorkflow:
         on = self._record.state if self._record.state is not None else cases.fold(self._opening)
         try:
             check_new_input(command)  # validators run on new updates only, never on replay
+            check_new_decision(on, command)
             self._record.decide(command, on=on)
         except Rejected as exc:
             raise rejection(exc) from None
