@@ -378,6 +378,8 @@ def _extend(
             reasons=command.reasons,
             decided_by=command.decided_by,
             extension_number=state.extension_count + 1,
+            # decided after the deadline it extends had passed: late, never on time
+            late=current is not None and now > current.legal_latest,
             at=now,
         )
     ]

@@ -140,14 +140,21 @@ class FeedbackSent(DomainEvent):
 
 
 class InvestigationExtended(DomainEvent):
-    """The investigation was extended for special reasons (förlängd utredningstid, SoL 11:2)."""
+    """The investigation was extended for special reasons (förlängd utredningstid, SoL 11:2).
 
+    Version 2 adds ``late``: the extension was decided after the investigation's legal
+    latest day had passed (recorded as late, never as on time). Version 1 rows read as
+    not late: no extension before version 2 was checked.
+    """
+
+    schema_version: ClassVar[int] = 2
     personal_fields: ClassVar[frozenset[str]] = frozenset({"reasons"})
 
     until: date
     reasons: str
     decided_by: str
     extension_number: int = Field(ge=1)
+    late: bool = False
     at: AwareDatetime
 
 
@@ -480,3 +487,9 @@ def _deadline_set_v1_to_v2(data: JsonDict) -> JsonDict:
     if not isinstance(deadline, dict):
         return data  # validation names the field
     return {**data, "deadline": {**deadline, "legal_reference": None}}
+
+
+@upcaster("InvestigationExtended", 1)
+def _investigation_extended_v1_to_v2(data: JsonDict) -> JsonDict:
+    """v1 did not say whether the extension came after the deadline: read as not late."""
+    return {**data, "late": False}
