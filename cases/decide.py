@@ -62,12 +62,14 @@ from cases.events import (
 )
 from cases.models import (
     ADULT_AGE,
+    LVU_3_AGE_LIMIT,
     AgePath,
     CaseStateName,
     ConsultationStatusName,
     DeadlineKind,
     OpenCase,
     Subject,
+    YoungAdultBasis,
 )
 from cases.policy import Policy
 from cases.state import CaseState
@@ -145,6 +147,15 @@ def check_new_decision(state: CaseState, command: Command) -> None:
                 "the young person is 18, 19 or 20: an investigation needs their consent "
                 "(young_adult_basis: consent) unless care under LVU 3 § may apply "
                 "(young_adult_basis: lvu_3)",
+            )
+        age = state.subject.age_on(local_date(state.received_at))
+        lvu_3 = command.young_adult_basis is YoungAdultBasis.LVU_3
+        if young_adult and lvu_3 and age is not None and age >= LVU_3_AGE_LIMIT:
+            raise Rejected(
+                "lvu_3_not_applicable",
+                "young_adult_basis",
+                f"LVU 3 § reaches only those who have not turned {LVU_3_AGE_LIMIT} "
+                "(LVU 1 § third paragraph): the investigation needs the young person's consent",
             )
         if not young_adult and command.young_adult_basis is not None:
             raise Rejected(

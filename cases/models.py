@@ -203,29 +203,18 @@ class DeadlineKind(StrEnum):
 class LegalBasis(StrEnum):
     """The closed list of grounds on which personal data may be disclosed to an agency.
 
-    Which agency may be asked on which basis, at which age and in which case state, and
-    the provision behind each, is `cases.access.DISCLOSURE_TABLE` (docs/legal.md).
-    ``consent`` samtycke (OSL 12:2, for a child 12:3); ``osl_10_2`` necessary disclosure
-    (nödvändigt utlämnande, OSL 10:2); ``osl_26_1`` no harm after the harm assessment
-    (menprövning, OSL 26:1); ``osl_10_18a`` a young person under 21, to the police
-    (OSL 10:18 a); ``osl_26_9`` to health care for a protective intervention for a child
-    (OSL 26:9); ``terrorism_information_sharing`` to the police or Säpo to prevent or
-    investigate terrorism offences (prop. 2019/20:123); ``osl_10_28`` a duty to disclose
-    in a law or ordinance (OSL 10:28); ``none`` no personal data (CVE).
-    ``duty_to_inform`` (the school's duty to inform social services, not a basis to
-    disclose) and ``osl_10_15a`` (not for social-services secrecy) are kept so recorded
-    requests still read; neither is permitted.
+    ``consent`` samtycke; ``duty_to_inform`` uppgiftsskyldighet; ``osl_10_18a`` the
+    secrecy-breaking rule for young people under 21 (OSL 10:18 a); ``osl_26_9`` disclosure
+    within health and social care (OSL 26:9); ``terrorism_information_sharing`` the
+    terrorism information-sharing rules (prop. 2019/20:123); ``none`` no disclosure of
+    personal data (CVE).
     """
 
     CONSENT = "consent"
-    NECESSARY_DISCLOSURE = "osl_10_2"
-    OSL_26_1 = "osl_26_1"
+    DUTY_TO_INFORM = "duty_to_inform"
     OSL_10_18A = "osl_10_18a"
     OSL_26_9 = "osl_26_9"
     TERRORISM_INFORMATION_SHARING = "terrorism_information_sharing"
-    OSL_10_28 = "osl_10_28"
-    OSL_10_15A = "osl_10_15a"
-    DUTY_TO_INFORM = "duty_to_inform"
     NONE = "none"
 
 

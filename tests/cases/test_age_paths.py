@@ -197,3 +197,26 @@ def test_identifying_needs_a_number_and_refuses_someone_21_or_older() -> None:
 def test_an_unidentified_birth_date_alone_sets_the_path() -> None:
     born = Subject.model_validate({**UNIDENTIFIED, "birth_date": date(2007, 1, 5).isoformat()})
     assert born.age_path(T0.date()) is AgePath.YOUNG_ADULT  # 19
+
+
+def test_lvu_3_does_not_reach_a_20_year_old_who_needs_to_consent() -> None:
+    case = Case(subject=person("20060302-0004", "2006-03-02"))  # turns 20 on T0
+    case.assess()
+    command = cases.DecidePreAssessment(
+        open_investigation=True,
+        reasons="r",
+        decided_by="officer-1",
+        young_adult_basis=YoungAdultBasis.LVU_3,
+    )
+    with pytest.raises(Rejected) as refused:
+        check_new_decision(case.s, command)
+    assert (refused.value.code, refused.value.field) == (
+        "lvu_3_not_applicable",
+        "young_adult_basis",
+    )
+    check_new_decision(
+        case.s, command.model_copy(update={"young_adult_basis": YoungAdultBasis.CONSENT})
+    )
+    nineteen = Case(subject=person("20060303-0004", "2006-03-03"))  # 19, turns 20 the next day
+    nineteen.assess()
+    check_new_decision(nineteen.s, command)
