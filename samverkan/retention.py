@@ -1,7 +1,11 @@
 """The retention step: shred the data keys of closed cases whose purge date has passed.
 
 A closed case's file is kept until its purge date (`cases.case_purge_date`: five years after
-the last entry, to the end of the following year; exempt categories never). On or after that
+the last entry, to the end of the following year; the 30-year rule for a child's
+investigation; exempt categories never). Purging is per person (`cases.person_purge_date`):
+a file is purged only when every file about the same person (matched by personal identity
+number, read decrypted and never reported) is closed, readable, not exempt and due; the
+person's date is the latest of theirs. docs/legal.md gives the rules and their sources. On or after that
 day its personal data is destroyed by crypto-shredding the case's data key
 (`infra.keys.CaseKeys.shred`): the events stay, with markers in their personal fields, as
 the non-personal audit trail (DESIGN §2, §4).
@@ -42,6 +46,7 @@ from cases import (
     open_envelope,
     retention_category,
 )
+from cases.retention import person_key, person_purge_date
 from cases.workdays import local_date
 from eventstore import PostgresEventStore
 from eventstore.encrypted import (
@@ -52,6 +57,7 @@ from eventstore.encrypted import (
 from infra.keys import CaseKeys, KeyError_, PostgresDataKeyStore, case_scope
 
 _CLOSED_CASES = "SELECT DISTINCT case_id FROM events WHERE type = 'CaseClosed' ORDER BY case_id"
+_ALL_CASES = "SELECT DISTINCT case_id FROM events ORDER BY case_id"
 _SUBJECT_PLACEHOLDER = next(iter(PLACEHOLDERS.values()))
 
 
@@ -127,6 +133,73 @@ def _decrypted(case: CaseState) -> bool:
     return case.subject.model_dump(mode="json") != _SUBJECT_PLACEHOLDER
 
 
+async def _assess(
+    *,
+    case_number: str,
+    events: EncryptingEventStore,
+    key_store: PostgresDataKeyStore,
+    keys: CaseKeys,
+    policy: Policy,
+    today: date,
+) -> tuple[CaseRetention, CaseState | None]:
+    """`assess_case`'s verdict for the file alone, and the folded case when it was read."""
+    key_state = await _key_state(key_store, keys, case_number)
+    if key_state is not None:
+        return CaseRetention(case_number, key_state), None
+    try:
+        case = fold(open_envelope(e) for e in await events.read_case(case_number))
+    except (EventRejected, UnexpectedEvent):
+        return CaseRetention(case_number, Verdict.UNREADABLE), None
+    if not _decrypted(case):
+        return CaseRetention(case_number, Verdict.UNREADABLE), None
+    category = retention_category(case)
+    purge_on = case_purge_date(case, policy)
+    if case.closed_at is None:  # open, or closed then reopened
+        return CaseRetention(case_number, Verdict.NOT_DUE, category, None), case
+    if purge_on is None:
+        verdict = Verdict.EXEMPT if category is not RetentionCategory.STANDARD else Verdict.NOT_DUE
+        return CaseRetention(case_number, verdict, category, None), case
+    verdict = Verdict.DUE if purge_on <= today else Verdict.NOT_DUE
+    return CaseRetention(case_number, verdict, category, purge_on), case
+
+
+def per_person(
+    assessed: Sequence[tuple[CaseRetention, CaseState | None]], *, policy: Policy, today: date
+) -> list[CaseRetention]:
+    """Each file's verdict once its person's other files are counted: a file is due only
+    when its person's date (`cases.person_purge_date`, the latest of all their files) has
+    come; a person with an open, exempt or unreadable file keeps every file. A file whose
+    subject has no personal identity number is judged alone (it cannot be matched)."""
+    people: dict[str, list[CaseState]] = {}
+    for _, case in assessed:
+        if case is not None and (key := person_key(case)) is not None:
+            people.setdefault(key, []).append(case)
+    result = []
+    for verdict, case in assessed:
+        key = person_key(case) if case is not None else None
+        if verdict.verdict is not Verdict.DUE or case is None or key is None:
+            result.append(verdict)
+            continue
+        person_date = person_purge_date(people[key], policy)
+        if person_date is None:
+            others = [c for c in people[key] if c is not case]
+            exempt = any(
+                case_purge_date(c, policy) is None and c.closed_at is not None for c in others
+            )
+            result.append(
+                CaseRetention(
+                    verdict.case_number,
+                    Verdict.EXEMPT if exempt else Verdict.NOT_DUE,
+                    verdict.category,
+                    None,
+                )
+            )
+        else:
+            due = Verdict.DUE if person_date <= today else Verdict.NOT_DUE
+            result.append(CaseRetention(verdict.case_number, due, verdict.category, person_date))
+    return result
+
+
 async def assess_case(
     *,
     case_number: str,
@@ -180,9 +253,10 @@ async def purge_due(
         PostgresEventStore(pool), keys=keys, vault=PostgresPersonalDataVault(pool)
     )
     numbers = list(case_numbers) if case_numbers is not None else await closed_case_numbers(pool)
-    verdicts: list[CaseRetention] = []
-    for number in numbers:
-        verdict = await assess_case(
+    # every file is read, open ones too: a person's open file keeps their closed ones
+    every = [r["case_id"] for r in await pool.fetch(_ALL_CASES)]
+    assessed = [
+        await _assess(
             case_number=number,
             events=events,
             key_store=key_store,
@@ -190,6 +264,12 @@ async def purge_due(
             policy=policy,
             today=today,
         )
+        for number in dict.fromkeys([*numbers, *every])
+    ]
+    judged = {v.case_number: v for v in per_person(assessed, policy=policy, today=today)}
+    verdicts: list[CaseRetention] = []
+    for number in numbers:
+        verdict = judged[number]
         if verdict.verdict is Verdict.DUE and not dry_run:
             await keys.shred(case_scope(number))
         verdicts.append(verdict)

@@ -63,16 +63,18 @@ async def _write(pool: asyncpg.Pool, kind: str, *, closed: bool = True, **case: 
     if kind == "late":  # closed in June 2027: purge date 2033-12-31
         case.setdefault("now", datetime(2027, 6, 1, 10, tzinfo=STHLM))
     if kind != "research":  # the example subject is born on the 15th: the research sample
-        case.setdefault("subject", STANDARD_SUBJECT)
+        # each case its own person: purging is per person (a person's files go together)
+        serial = f"{uuid.uuid4().int % 10000:04d}"
+        case.setdefault(
+            "subject", {**STANDARD_SUBJECT, "personal_identity_number": PIN[:-4] + serial}
+        )
     built = Case(case_number=number, **case)
     built.assess()
-    built.pre_assess()
-    outcome = (
-        cases.InvestigationOutcome.LVU_APPLICATION
-        if kind == "placement"
-        else cases.InvestigationOutcome.INTERVENTION
-    )
-    built.conclude(outcome)
+    # only the placement opens an investigation: a child's investigation is kept 30 years
+    # from birth (tests/cases/test_retention_per_person.py), which these cases do not test
+    built.pre_assess(open_investigation=kind == "placement")
+    if kind == "placement":
+        built.conclude(cases.InvestigationOutcome.LVU_APPLICATION)
     if closed:
         built.close()
     await _store(pool, _keys(pool)).append(number, 0, envelopes(number, built.events))
