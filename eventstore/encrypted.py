@@ -39,10 +39,12 @@ import json
 import logging
 import secrets
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from types import UnionType
+from typing import Any, Protocol, Union, get_args, get_origin
 from uuid import UUID
 
 import asyncpg
+from pydantic import BaseModel
 
 from cases import Envelope, Subject
 from cases.envelope import event_types
@@ -174,10 +176,16 @@ def _one_transaction(inner: EventStore, vault: PersonalDataVault) -> PostgresEve
 
 
 def _placeholder(event_type: str, field: str) -> Any:
-    cls = event_types()[event_type]
-    annotation = cls.model_fields[field].annotation
-    if isinstance(annotation, type) and annotation in PLACEHOLDERS:
-        return dict(PLACEHOLDERS[annotation])
+    """The marker of a personal field: its type's `PLACEHOLDERS` entry, ``{}`` (every part at
+    its default) for another structured value, else `REDACTED`. ``X | None`` is read as X."""
+    annotation = event_types()[event_type].model_fields[field].annotation
+    kinds = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
+    kinds = tuple(k for k in kinds if k is not type(None)) or (annotation,)
+    for kind in kinds:
+        if isinstance(kind, type) and kind in PLACEHOLDERS:
+            return dict(PLACEHOLDERS[kind])
+    if any(isinstance(kind, type) and issubclass(kind, BaseModel) for kind in kinds):
+        return {}
     return REDACTED
 
 

@@ -6,10 +6,18 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+import pytest
+from pydantic import TypeAdapter
 
 from cases import open_envelope
+from cases.envelope import event_types
 from eventstore import PostgresEventStore
-from eventstore.encrypted import REDACTED, EncryptingEventStore, PostgresPersonalDataVault
+from eventstore.encrypted import (
+    REDACTED,
+    EncryptingEventStore,
+    PostgresPersonalDataVault,
+    _placeholder,
+)
 from infra.keys import CaseKeys, case_scope
 from tests.eventstore.case_streams import busy_case, envelopes
 
@@ -21,6 +29,21 @@ def _store(pool: asyncpg.Pool, keys: CaseKeys) -> EncryptingEventStore:
     return EncryptingEventStore(
         PostgresEventStore(pool), keys=keys, vault=PostgresPersonalDataVault(pool)
     )
+
+
+PERSONAL_FIELDS = sorted(
+    (name, field) for name, cls in event_types().items() for field in cls.personal_fields
+)
+
+
+@pytest.mark.parametrize(("event_type", "field"), PERSONAL_FIELDS)
+def test_every_personal_field_has_a_marker_its_type_accepts(event_type: str, field: str) -> None:
+    # A marker the event model refuses makes every append of that event fail (a structured
+    # or optional personal field needs its own marker, not the text one).
+    annotation = event_types()[event_type].model_fields[field].annotation
+    marker = _placeholder(event_type, field)
+    TypeAdapter(annotation).validate_python(marker)
+    assert marker is not None
 
 
 async def _raw_dump(pool: asyncpg.Pool, case_number: str) -> str:
