@@ -203,18 +203,29 @@ class DeadlineKind(StrEnum):
 class LegalBasis(StrEnum):
     """The closed list of grounds on which personal data may be disclosed to an agency.
 
-    ``consent`` samtycke; ``duty_to_inform`` uppgiftsskyldighet; ``osl_10_18a`` the
-    secrecy-breaking rule for young people under 21 (OSL 10:18 a); ``osl_26_9`` disclosure
-    within health and social care (OSL 26:9); ``terrorism_information_sharing`` the
-    terrorism information-sharing rules (prop. 2019/20:123); ``none`` no disclosure of
-    personal data (CVE).
+    Which agency may be asked on which basis, at which age and in which case state, and
+    the provision behind each, is `cases.access.DISCLOSURE_TABLE` (docs/legal.md).
+    ``consent`` samtycke (OSL 12:2, for a child 12:3); ``osl_10_2`` necessary disclosure
+    (nödvändigt utlämnande, OSL 10:2); ``osl_26_1`` no harm after the harm assessment
+    (menprövning, OSL 26:1); ``osl_10_18a`` a young person under 21, to the police
+    (OSL 10:18 a); ``osl_26_9`` to health care for a protective intervention for a child
+    (OSL 26:9); ``terrorism_information_sharing`` to the police or Säpo to prevent or
+    investigate terrorism offences (prop. 2019/20:123); ``osl_10_28`` a duty to disclose
+    in a law or ordinance (OSL 10:28); ``none`` no personal data (CVE).
+    ``duty_to_inform`` (the school's duty to inform social services, not a basis to
+    disclose) and ``osl_10_15a`` (not for social-services secrecy) are kept so recorded
+    requests still read; neither is permitted.
     """
 
     CONSENT = "consent"
-    DUTY_TO_INFORM = "duty_to_inform"
+    NECESSARY_DISCLOSURE = "osl_10_2"
+    OSL_26_1 = "osl_26_1"
     OSL_10_18A = "osl_10_18a"
     OSL_26_9 = "osl_26_9"
     TERRORISM_INFORMATION_SHARING = "terrorism_information_sharing"
+    OSL_10_28 = "osl_10_28"
+    OSL_10_15A = "osl_10_15a"
+    DUTY_TO_INFORM = "duty_to_inform"
     NONE = "none"
 
 
@@ -315,9 +326,9 @@ def _encoded_date(value: str) -> tuple[int | None, int, int, int] | None:
 class AgePath(StrEnum):
     """Which path the law sets for the young person by age on the day the report arrived.
 
-    ``child`` under 18 (SoL, LVU 2 §); ``young_adult`` 18, 19 or 20: LVU 3 § reaches those
-    under 20 (LVU 1 § third paragraph: care may be decided for a person who has turned 18
-    but not 20 under 3 §), and otherwise an investigation needs the young person's consent;
+    ``child`` under 18 (SoL, LVU 2 §); ``young_adult`` 18, 19 or 20: an investigation needs
+    the young person's consent unless care under LVU 3 § may apply, which LVU 1 § third
+    paragraph allows only for one who has turned 18 but not 20 (`LVU_3_AGE_LIMIT`);
     ``unidentified`` a child not yet identified, on the child path until identified.
     Reports about people 21 or older are refused (`ADULT_AGE`).
     """
@@ -329,6 +340,8 @@ class AgePath(StrEnum):
 
 YOUNG_ADULT_AGE = 18
 """Age from which the young-adult path applies (myndighetsålder, FB 9:1)."""
+LVU_3_AGE_LIMIT = 20
+"""LVU 1 § third paragraph: care under 3 § for one who has turned 18 but not 20."""
 ADULT_AGE = 21
 """Age from which a report is refused: neither LVU (3 §: under 20) nor the information
 sharing for young people under 21 (OSL 10:18 a) reaches the person."""
