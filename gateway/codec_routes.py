@@ -1,11 +1,20 @@
-"""Temporal's remote codec protocol for the Web UI and the ``temporal`` CLI.
+"""Temporal's remote codec protocol for the Web UI and the ``temporal`` CLI, on a listener of
+its own (`create_codec_app`, port ``SAMVERKAN_CODEC_PORT``, 8251): never the agency API's.
 
 ``POST /codec/encode`` and ``POST /codec/decode`` take and return ``{"payloads": [...]}`` in
-protobuf JSON (metadata values and data base64). The ``X-Namespace`` header must name a
-namespace this endpoint serves; with ``SAMVERKAN_CODEC_TOKEN`` set, ``Authorization: Bearer
-<token>`` is required. CORS answers the Web UI's preflight (OPTIONS) on both routes. A body
-over ``SAMVERKAN_CODEC_MAX_BODY_BYTES`` is 413 before it is read (``Content-Length``) or as
-soon as the stream passes the limit.
+protobuf JSON (metadata values and data base64). Every request needs ``Authorization: Bearer
+<OIDC access token>`` (the Web UI user's, `gateway.oidc`): 401 without a valid one. The
+``X-Namespace`` header must name a namespace this endpoint serves (403 ``unknown_namespace``)
+and the token must grant it (403 ``forbidden``: ``read``/``write``/``admin`` to decode,
+``write``/``admin`` to encode). Without OIDC settings there is no codec endpoint at all
+(`codec_access` raises `CodecNotConfigured`), except the dev stack's loopback-only
+``SAMVERKAN_CODEC_DEV_OPEN``. CORS answers the Web UI's preflight (OPTIONS) on both routes. A
+body over ``SAMVERKAN_CODEC_MAX_BODY_BYTES`` is 413 before it is read (``Content-Length``) or
+as soon as the stream passes the limit.
+
+Every answered call is audited: one log line ``gateway.codec`` (subject, namespace, action,
+number of payloads, status, request id; never content) and, when the app has the records, a
+``gateway_audit`` row (route, status, outcome, request id).
 
 ``/codec/encode`` seals each request under a fresh single-use *intake* key
 (`infra.codec.EncryptionCodec.encode_intake`): the case it is for adopts the key when its
@@ -19,20 +28,33 @@ hides a whole history. When the key store cannot be used at all the answer is 50
 
 from __future__ import annotations
 
-import hmac
 import json
+import uuid
 
 import structlog
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
+from starlette.applications import Starlette
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload, Payloads
 
 from gateway.bodies import BodyTooLarge, read_body
-from gateway.config import GatewaySettings
+from gateway.config import GatewaySettings, is_loopback
+from gateway.oidc import (
+    Action,
+    CodecAccess,
+    DevOpenAccess,
+    JwksUnavailable,
+    OidcVerifier,
+    Principal,
+    TokenRefused,
+)
 from gateway.ratelimit import RateLimiter
+from gateway.records import AuditEntry, GatewayRecords
 from infra.codec import EncryptionCodec, PayloadDecryptionError, PayloadKeyShredded
 from infra.keys import KeyError_
 
@@ -40,6 +62,44 @@ log = structlog.get_logger("samverkan.gateway")
 
 SHREDDED_MARKER = {"redacted": "personal data destroyed: the case key was shredded"}
 _ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
+
+
+class CodecNotConfigured(Exception):
+    """The codec endpoint has no way to authenticate its callers (one sentence, settings only)."""
+
+
+def codec_access(settings: GatewaySettings) -> CodecAccess:
+    """How the codec endpoint authenticates: OIDC when configured; the dev stack's open access
+    only when asked for and on a loopback address.
+
+    Raises:
+        CodecNotConfigured: neither, or the removed static token is set, or dev access on a
+            non-loopback address.
+    """
+    if settings.samverkan_codec_token:
+        raise CodecNotConfigured(
+            "SAMVERKAN_CODEC_TOKEN is no longer accepted: the codec endpoint checks each Web UI "
+            "user's OIDC access token (SAMVERKAN_CODEC_OIDC_ISSUER, _AUDIENCE, _JWKS_URL)"
+        )
+    if settings.codec_oidc_configured():
+        return OidcVerifier(
+            issuer=settings.samverkan_codec_oidc_issuer or "",
+            audience=settings.samverkan_codec_oidc_audience or "",
+            jwks_url=settings.samverkan_codec_oidc_jwks_url or "",
+            algorithms=settings.samverkan_codec_oidc_algorithms.split(","),
+            permissions_claim=settings.samverkan_codec_permissions_claim,
+        )
+    if settings.samverkan_codec_dev_open:
+        if not is_loopback(settings.samverkan_codec_host):
+            raise CodecNotConfigured(
+                "SAMVERKAN_CODEC_DEV_OPEN serves the codec without authentication and is allowed "
+                f"on a loopback address only, not {settings.samverkan_codec_host}"
+            )
+        return DevOpenAccess()
+    raise CodecNotConfigured(
+        "the codec endpoint needs SAMVERKAN_CODEC_OIDC_ISSUER, SAMVERKAN_CODEC_OIDC_AUDIENCE and "
+        "SAMVERKAN_CODEC_OIDC_JWKS_URL (the Web UI's sign-on); it is not served without them"
+    )
 
 
 def _cors(request: Request, settings: GatewaySettings) -> dict[str, str]:
@@ -57,10 +117,21 @@ def _cors(request: Request, settings: GatewaySettings) -> dict[str, str]:
 
 
 def codec_routes(
-    codec: EncryptionCodec, settings: GatewaySettings, failures: RateLimiter
+    codec: EncryptionCodec,
+    settings: GatewaySettings,
+    failures: RateLimiter,
+    *,
+    access: CodecAccess | None = None,
+    records: GatewayRecords | None = None,
 ) -> list[Route]:
-    """The two codec routes, served with ``codec``'s keys; ``failures`` limits wrong tokens
-    per client address."""
+    """The two codec routes, served with ``codec``'s keys; ``failures`` limits refused tokens
+    per client address; ``access`` authenticates (default `codec_access` of ``settings``);
+    ``records``, when given, gets an audit row per answered call.
+
+    Raises:
+        CodecNotConfigured: no ``access`` given and ``settings`` configure none.
+    """
+    access = access or codec_access(settings)
 
     def locked_out(wait: float, cors: dict[str, str]) -> Response:
         return JSONResponse(
@@ -73,31 +144,70 @@ def codec_routes(
         cors = _cors(request, settings)
         if request.method == "OPTIONS":
             return Response(status_code=204, headers=cors)
-        token = settings.samverkan_codec_token
-        if token:
-            # The token is an operator's choice and may be guessable: an address that failed
-            # too often gets no answer about any token until its bucket refills.
-            address = f"codec {request.client.host if request.client else '-'}"
-            if (wait := failures.wait(address)) > 0:
+        action: Action = "encode" if request.url.path.endswith("/encode") else "decode"
+        # An address that failed too often gets no answer about any token until its bucket
+        # refills.
+        address = f"codec {request.client.host if request.client else '-'}"
+        if (wait := failures.wait(address)) > 0:
+            return locked_out(wait, cors)
+        try:
+            principal = await access.principal(request.headers.get("authorization"))
+        except TokenRefused as refused:
+            log.info("gateway.codec_token_refused", reason=refused.reason, action=action)
+            if (wait := failures.take(address)) > 0:
                 return locked_out(wait, cors)
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                if (wait := failures.take(address)) > 0:
-                    return locked_out(wait, cors)
-                return JSONResponse(
-                    {"error": "unauthenticated"},
-                    status_code=401,
-                    headers={**cors, "WWW-Authenticate": "Bearer"},
+            return JSONResponse(
+                {"error": "unauthenticated"},
+                status_code=401,
+                headers={**cors, "WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        except JwksUnavailable as exc:
+            log.warning("gateway.codec_jwks_unavailable", error_type=str(exc))
+            return JSONResponse({"error": "unavailable"}, status_code=503, headers=cors)
+        response, count = await serve_call(request, principal, action, cors)
+        request_id = uuid.uuid4().hex
+        namespace = request.headers.get("x-namespace", "")
+        log.info(
+            "gateway.codec",
+            subject=principal.subject,
+            namespace=namespace if namespace in settings.codec_namespaces() else None,
+            action=action,
+            payloads=count,
+            status=response.status_code,
+            request_id=request_id,
+        )
+        if records is not None:
+            try:
+                await records.audit(
+                    AuditEntry(
+                        agency=None,
+                        method="POST",
+                        route=f"/codec/{action}",
+                        consultation_id=None,
+                        status=response.status_code,
+                        outcome="ok" if response.status_code == 200 else "refused",
+                        request_id=request_id,
+                    )
                 )
+            except Exception as exc:  # an unaudited decode is not answered
+                log.warning("gateway.codec_audit_failed", error_type=type(exc).__name__)
+                return JSONResponse({"error": "unavailable"}, status_code=503, headers=cors)
+        return response
+
+    async def serve_call(
+        request: Request, principal: Principal, action: Action, cors: dict[str, str]
+    ) -> tuple[Response, int]:
         namespace = request.headers.get("x-namespace", "")
         if namespace not in settings.codec_namespaces():
-            return JSONResponse({"error": "unknown_namespace"}, status_code=403, headers=cors)
+            return JSONResponse({"error": "unknown_namespace"}, status_code=403, headers=cors), 0
+        if not principal.may(namespace, action):
+            return JSONResponse({"error": "forbidden"}, status_code=403, headers=cors), 0
         try:
             body = await read_body(request, settings.samverkan_codec_max_body_bytes)
         except BodyTooLarge:
-            return JSONResponse({"error": "too_large"}, status_code=413, headers=cors)
+            return JSONResponse({"error": "too_large"}, status_code=413, headers=cors), 0
         except ClientDisconnect:
-            return JSONResponse({"error": "client_disconnected"}, status_code=400, headers=cors)
+            return JSONResponse({"error": "client_disconnected"}, status_code=400, headers=cors), 0
         try:
             payloads = json_format.Parse(body or b"{}", Payloads())
         except (json_format.ParseError, DecodeError, UnicodeDecodeError):
@@ -105,10 +215,10 @@ def codec_routes(
                 {"error": "invalid", "detail": 'expected {"payloads": [...]}'},
                 status_code=400,
                 headers=cors,
-            )
+            ), 0
         scoped = EncryptionCodec(keys=codec.keys, namespace=namespace)
         try:
-            if request.url.path.endswith("/encode"):
+            if action == "encode":
                 # The caller names no case: seal under a fresh intake key, adopted by the case
                 # whose worker first decodes it (docs/security.md, "Keys for what operators
                 # type").
@@ -117,12 +227,12 @@ def codec_routes(
                 out = [await _decode_one(scoped, p) for p in payloads.payloads]
         except Exception as exc:  # the key store (PostgreSQL) unavailable: no details out
             log.warning("gateway.codec_unavailable", error_type=type(exc).__name__)
-            return JSONResponse({"error": "unavailable"}, status_code=503, headers=cors)
+            return JSONResponse({"error": "unavailable"}, status_code=503, headers=cors), 0
         return Response(
             json_format.MessageToJson(Payloads(payloads=out)),
             media_type="application/json",
             headers=cors,
-        )
+        ), len(out)
 
     return [
         Route("/codec/encode", handle, methods=["POST", "OPTIONS"]),
@@ -140,3 +250,47 @@ async def _decode_one(codec: EncryptionCodec, payload: Payload) -> Payload:
     except (PayloadDecryptionError, KeyError_):
         return payload
     return decoded
+
+
+class _TrustedHostsButHealth:
+    """Starlette's trusted-host check on everything but ``/healthz`` (probes by address)."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
+        self._app = app
+        self._checked = TrustedHostMiddleware(app, allowed_hosts=allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/healthz":
+            await self._app(scope, receive, send)
+        else:
+            await self._checked(scope, receive, send)
+
+
+def create_codec_app(
+    codec: EncryptionCodec,
+    settings: GatewaySettings,
+    *,
+    access: CodecAccess | None = None,
+    records: GatewayRecords | None = None,
+) -> ASGIApp:
+    """The codec listener's ASGI app: ``/codec/encode``, ``/codec/decode`` and ``/healthz``,
+    answering only the host names of ``SAMVERKAN_CODEC_ALLOWED_HOSTS``.
+
+    Raises:
+        CodecNotConfigured: no ``access`` given and ``settings`` configure none.
+    """
+    failures = RateLimiter(
+        per_minute=settings.samverkan_gateway_auth_failures_per_minute,
+        burst=settings.samverkan_gateway_auth_failure_burst,
+    )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        *codec_routes(codec, settings, failures, access=access, records=records),
+    ]
+    return _TrustedHostsButHealth(
+        Starlette(routes=routes), allowed_hosts=settings.codec_allowed_hosts()
+    )

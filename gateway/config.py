@@ -37,23 +37,52 @@ class GatewaySettings(BaseSettings):
     samverkan_gateway_identity_header: str | None = None
     #: Largest /codec/* body accepted, in bytes (413 beyond; a history page of payloads).
     samverkan_codec_max_body_bytes: int = 8 * 1024 * 1024
-    #: Bearer token operators' tools send to /codec/*; unset means no auth (dev only).
+    #: Removed (one static token for every operator): set, the gateway refuses to start and
+    #: names the OIDC settings that replace it.
     samverkan_codec_token: str | None = None
+    #: The codec endpoint's own listener, never the agency API's (docs/security.md).
+    samverkan_codec_host: str = "127.0.0.1"
+    samverkan_codec_port: int = 8251
+    #: Host names the codec listener answers to (as SAMVERKAN_GATEWAY_ALLOWED_HOSTS).
+    samverkan_codec_allowed_hosts: str = ""
+    #: The OIDC issuer of the Web UI's sign-on: ``iss`` must equal it.
+    samverkan_codec_oidc_issuer: str | None = None
+    #: ``aud`` must contain it (the audience the IdP puts in the Web UI's access tokens).
+    samverkan_codec_oidc_audience: str | None = None
+    #: The issuer's JWKS (public keys), e.g. ``https://sso.example/realms/x/protocol/openid-connect/certs``.
+    samverkan_codec_oidc_jwks_url: str | None = None
+    #: Signature algorithms accepted, comma-separated (asymmetric only).
+    samverkan_codec_oidc_algorithms: str = "RS256,PS256,ES256"
+    #: The claim listing ``<namespace>:<role>`` grants (Temporal's permissionsClaimName).
+    samverkan_codec_permissions_claim: str = "permissions"
+    #: ``samverkan dev`` only: no authentication on the codec listener, which must then be on
+    #: a loopback address (the gateway refuses to start otherwise).
+    samverkan_codec_dev_open: bool = False
     #: Origins allowed to call /codec/* from a browser (the Web UI), comma-separated.
     samverkan_codec_cors_origins: str = "http://localhost:8233,http://127.0.0.1:8233"
-    #: Namespaces the codec endpoint serves, comma-separated; empty means temporal_namespace.
+    #: Namespaces the codec endpoint serves, comma-separated; empty means SAMVERKAN_NAMESPACES,
+    #: else temporal_namespace.
     samverkan_codec_namespaces: str = ""
+    #: The municipalities' namespaces (one per municipality, as the worker's setting).
+    samverkan_namespaces: str = ""
 
     def allowed_hosts(self) -> list[str]:
         """The Host header names the gateway answers to (`samverkan_gateway_allowed_hosts`)."""
-        listed = [h.strip() for h in self.samverkan_gateway_allowed_hosts.split(",") if h.strip()]
-        if listed:
-            return listed
-        hosts = [*_LOOPBACK_HOSTS]
-        bound = self.samverkan_gateway_host.strip()
-        if bound and bound not in _ANY_ADDRESS:
-            hosts.append(f"[{bound}]" if ":" in bound and not bound.startswith("[") else bound)
-        return hosts
+        return _hosts(self.samverkan_gateway_allowed_hosts, self.samverkan_gateway_host)
+
+    def codec_allowed_hosts(self) -> list[str]:
+        """The Host header names the codec listener answers to."""
+        return _hosts(self.samverkan_codec_allowed_hosts, self.samverkan_codec_host)
+
+    def codec_oidc_configured(self) -> bool:
+        """Whether issuer, audience and JWKS URL are all set."""
+        return all(
+            (
+                self.samverkan_codec_oidc_issuer,
+                self.samverkan_codec_oidc_audience,
+                self.samverkan_codec_oidc_jwks_url,
+            )
+        )
 
     def codec_origins(self) -> frozenset[str]:
         """The allowed browser origins of the codec endpoint."""
@@ -63,5 +92,33 @@ class GatewaySettings(BaseSettings):
 
     def codec_namespaces(self) -> frozenset[str]:
         """The namespaces the codec endpoint serves."""
-        listed = {n.strip() for n in self.samverkan_codec_namespaces.split(",") if n.strip()}
+        listed = _names(self.samverkan_codec_namespaces) or _names(self.samverkan_namespaces)
         return frozenset(listed or {self.temporal_namespace})
+
+
+def _names(text: str) -> set[str]:
+    return {n.strip() for n in text.split(",") if n.strip()}
+
+
+def _hosts(listed_text: str, bound: str) -> list[str]:
+    listed = [h.strip() for h in listed_text.split(",") if h.strip()]
+    if listed:
+        return listed
+    hosts = [*_LOOPBACK_HOSTS]
+    bound = bound.strip()
+    if bound and bound not in _ANY_ADDRESS:
+        hosts.append(f"[{bound}]" if ":" in bound and not bound.startswith("[") else bound)
+    return hosts
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a bind address) is a loopback address or ``localhost``."""
+    import ipaddress
+
+    host = host.strip().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

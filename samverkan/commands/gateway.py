@@ -1,6 +1,8 @@
 """``samverkan gateway``, ``samverkan agency add|revoke|list`` and ``samverkan keys …``.
 
-- ``gateway`` serves the agency API and the codec endpoints (DESIGN §5, §6);
+- ``gateway`` serves the agency API (``SAMVERKAN_GATEWAY_PORT``, 8250) and, on a listener of
+  its own (``SAMVERKAN_CODEC_PORT``, 8251), the Web UI's codec endpoint, which needs the OIDC
+  settings (docs/security.md); ``--no-codec`` serves the agency API alone;
 - ``agency add NAME`` prints a new API key **once** (only its hash is stored); ``agency
   revoke NAME`` revokes every key of the agency; ``agency list`` shows prefixes and dates;
 - ``keys shred CASE_NUMBER`` destroys the case's data key (crypto-shredding: its Temporal
@@ -141,18 +143,38 @@ def register(app: typer.Typer) -> None:
         port: Annotated[
             int | None, typer.Option(help="Port (default SAMVERKAN_GATEWAY_PORT).")
         ] = None,
+        codec_host: Annotated[
+            str | None,
+            typer.Option(help="Codec listener address (default SAMVERKAN_CODEC_HOST, loopback)."),
+        ] = None,
+        codec_port: Annotated[
+            int | None, typer.Option(help="Codec listener port (default SAMVERKAN_CODEC_PORT).")
+        ] = None,
+        no_codec: Annotated[
+            bool, typer.Option("--no-codec", help="Serve the agency API only, no codec listener.")
+        ] = False,
     ) -> None:
-        """Serve the agency API (/v1) and the codec endpoints (/codec) until Ctrl-C."""
+        """Serve the agency API (/v1) and, on its own port, the codec endpoint (/codec) until
+        Ctrl-C."""
         from gateway import GatewaySettings, serve
+        from gateway.codec_routes import CodecNotConfigured, codec_access
         from infra.settings import get_settings
         from infra.temporal_client import connect
 
         master = _master_keys()
         settings = GatewaySettings()
-        if host is not None:
-            settings = settings.model_copy(update={"samverkan_gateway_host": host})
-        if port is not None:
-            settings = settings.model_copy(update={"samverkan_gateway_port": port})
+        given = {
+            "samverkan_gateway_host": host,
+            "samverkan_gateway_port": port,
+            "samverkan_codec_host": codec_host,
+            "samverkan_codec_port": codec_port,
+        }
+        settings = settings.model_copy(update={k: v for k, v in given.items() if v is not None})
+        if not no_codec:
+            try:
+                codec_access(settings)  # refuse before connecting to anything
+            except CodecNotConfigured as exc:
+                raise _fail(f"{exc}; or pass --no-codec to serve the agency API alone.") from None
 
         async def run(pool: asyncpg.Pool) -> None:
             from gateway.server import check_master_keys
@@ -169,6 +191,7 @@ def register(app: typer.Typer) -> None:
                 master_keys=master,
                 settings=settings,
                 meter=runtime.metric_meter if shell.samverkan_metrics_bind else None,
+                codec=not no_codec,
             )
 
         with contextlib.suppress(KeyboardInterrupt):

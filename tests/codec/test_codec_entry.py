@@ -40,6 +40,7 @@ from eventstore import InMemoryEventStore
 from eventstore.encrypted import EncryptingEventStore, InMemoryPersonalDataVault
 from gateway.codec_routes import SHREDDED_MARKER, codec_routes
 from gateway.config import GatewaySettings
+from gateway.oidc import DevOpenAccess
 from gateway.ratelimit import RateLimiter
 from infra.codec import EncryptionCodec, PayloadKeyShredded, is_encrypted, key_id_of
 from infra.converter import FOREIGN_KEY_REFUSED, PLAINTEXT_REFUSED, data_converter
@@ -144,7 +145,8 @@ async def entry_stack(env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIter
     raw = Client(**{**config, "data_converter": data_converter()})
     settings = GatewaySettings(temporal_namespace=env.client.namespace)
     failures = RateLimiter(per_minute=600, burst=100)
-    app = Starlette(routes=codec_routes(codec, settings, failures))
+    # Authentication is tests/gateway/test_codec_oidc.py's subject; here every call is let in.
+    app = Starlette(routes=codec_routes(codec, settings, failures, access=DevOpenAccess()))
     vault = InMemoryPersonalDataVault()
     events = EncryptingEventStore(InMemoryEventStore(), keys=keys, vault=vault)
     task_queue = f"test-{uuid.uuid4().hex[:12]}"

@@ -29,8 +29,10 @@ from infra.codec import EncryptionCodec
 from infra.keys import CaseKeys, MasterKeys, PostgresDataKeyStore
 from infra.temporal_client import with_codec
 from tests.gateway.probe import ProbeCase, ProbeConsultation, ProbeConsultationInput
+from tests.oidc_issuer import ISSUER
 
-CODEC_TOKEN = "operator-token-for-tests"
+#: A Web UI user's access token from the local issuer: read and write on namespace default.
+CODEC_TOKEN = ISSUER.token(["default:write"])
 
 
 @dataclass
@@ -81,7 +83,7 @@ async def stack(time_skipping_env: WorkflowEnvironment, database_url: str) -> As
     def make_asgi(**overrides: object) -> Any:
         values: dict[str, Any] = {
             "temporal_namespace": client.namespace,
-            "samverkan_codec_token": CODEC_TOKEN,
+            **ISSUER.settings(),  # the codec endpoint trusts the local issuer
             # make_app's base URL, and the host of schemathesis's ASGI loader (tests/security)
             "samverkan_gateway_allowed_hosts": "gateway.test,testserver",
             **overrides,

@@ -546,7 +546,9 @@ async def test_serve_refuses_master_keys_that_do_not_unwrap_the_stored_data_keys
     with pytest.raises(KeyError_) as other_id:
         await serve(client=stack.client, pool=stack.pool, master_keys=_wrong_key_named("t2"))
     assert uvicorn_started == []
-    await serve(client=stack.client, pool=stack.pool, master_keys=stack.codec.keys.master_keys)
+    await serve(
+        client=stack.client, pool=stack.pool, master_keys=stack.codec.keys.master_keys, codec=False
+    )
 
     assert len(uvicorn_started) == 1, "the right keys start it"
     assert "master key t1" in str(same_id.value) and "does not unwrap" in str(same_id.value)
@@ -571,7 +573,9 @@ async def test_the_gateway_command_says_which_master_key_is_wrong_in_one_line(
     cli = typer.Typer()
     register(cli)
     try:
-        result = await asyncio.to_thread(CliRunner().invoke, cli, ["gateway", "--port", "0"])
+        result = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["gateway", "--port", "0", "--no-codec"]
+        )
     finally:
         get_settings.cache_clear()
 

@@ -64,6 +64,7 @@ from simulator.app import running_simulator
 from simulator.responder import GatewayResponder
 from simulator.state import AgencyBehaviour, SimulatorConfig
 from tests.conftest import SCRIPTS
+from tests.oidc_issuer import ISSUER
 from tests.waiting import eventually
 from worker import build_worker, production_activities
 from workflows import CaseWorkflow
@@ -90,7 +91,8 @@ PERSONAL = (
     "Qz9 hemlig",
     "Qz6 hemlig",
 )
-CODEC_TOKEN = "scan-operator-token"
+#: An operator's access token from the local issuer, allowed to read namespace default.
+CODEC_TOKEN = ISSUER.token(["default:read"])
 MASTER = MasterKeys.generate_entry("scan1")
 
 
@@ -248,7 +250,7 @@ async def _serving(app: Any, port: int) -> AsyncIterator[str]:
 
 def _gateway_app(client: Client, pool: asyncpg.Pool, master: MasterKeys) -> Any:
     """The gateway as `gateway.serve` builds it (fresh data-key cache)."""
-    settings = GatewaySettings(temporal_namespace="default", samverkan_codec_token=CODEC_TOKEN)
+    settings = GatewaySettings(temporal_namespace="default", **ISSUER.settings())
     codec = build_codec(pool, namespace="default", master_keys=master)
     return create_app(
         GatewayDeps(
