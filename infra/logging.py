@@ -34,6 +34,11 @@ PERSONAL_KEYS = frozenset(
         "payload",
         "data",
         "harm_assessment",
+        "statement",
+        "necessity",
+        "protective_intervention",
+        "terrorism_purpose",
+        "statutory_duty",
         "by_whom",
         "detail",
     }
