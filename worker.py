@@ -143,7 +143,7 @@ async def production_activities(
 async def run_worker() -> None:
     """Run the production worker until SIGTERM or SIGINT."""
     from eventstore import create_pool
-    from infra.codec import build_codec
+    from infra.codec import EncryptionCodec, build_codec
     from infra.keys import KeyError_, MasterKeys
     from infra.logging import configure_logging, get_logger
     from infra.metrics import runtime_with_metrics, tracing_interceptors
@@ -162,20 +162,28 @@ async def run_worker() -> None:
             f"{exc}: the worker encrypts every payload and needs the master keys."
         ) from None
     runtime = runtime_with_metrics(settings.samverkan_metrics_bind)
+    namespaces = settings.namespaces()
     async with AsyncExitStack() as stack:
         pool = await create_pool(settings.database_url)
         stack.push_async_callback(pool.close)
-        codec = build_codec(pool, namespace=settings.temporal_namespace, master_keys=master_keys)
-        client = await connect(
-            settings,
-            codec=codec,
-            runtime=runtime,
-            interceptors=tracing_interceptors(settings.samverkan_tracing),
-        )
-        activities = await production_activities(stack, pool, codec.keys, settings)
-        worker = build_worker(
-            client, task_queue=settings.samverkan_task_queue, activities=activities
-        )
+        keys = build_codec(pool, namespace=namespaces[0], master_keys=master_keys).keys
+        activities = await production_activities(stack, pool, keys, settings)
+        # One Temporal worker per municipality's namespace (SAMVERKAN_NAMESPACES), each on its
+        # own client, sharing the activities and the data keys (docs/security.md,
+        # "Municipalities").
+        workers = []
+        for namespace in namespaces:
+            client = await connect(
+                settings.model_copy(update={"temporal_namespace": namespace}),
+                codec=EncryptionCodec(keys=keys, namespace=namespace),
+                runtime=runtime,
+                interceptors=tracing_interceptors(settings.samverkan_tracing),
+            )
+            workers.append(
+                build_worker(
+                    client, task_queue=settings.samverkan_task_queue, activities=activities
+                )
+            )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -184,9 +192,11 @@ async def run_worker() -> None:
             "worker started",
             task_queue=settings.samverkan_task_queue,
             temporal_address=settings.temporal_address,
-            namespace=settings.temporal_namespace,
+            namespaces=namespaces,
         )
-        async with worker:
+        async with AsyncExitStack() as running:
+            for worker in workers:
+                await running.enter_async_context(worker)
             await stop.wait()
             log.info("worker stopping: finishing running tasks")
     log.info("worker stopped")

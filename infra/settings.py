@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     # file and the standard TEMPORAL_* variables) when given; see infra.temporal_client.
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
+    samverkan_namespaces: str = Field(
+        default="",
+        description="the municipalities' Temporal namespaces the worker serves, comma-separated; "
+        "empty means temporal_namespace alone",
+    )
     temporal_tls: bool | None = Field(
         default=None,
         description="true/false forces TLS on/off; unset means Temporal's configuration decides",
@@ -50,10 +55,17 @@ class Settings(BaseSettings):
     samverkan_temporal_port: int = 7233
     samverkan_simulator_port: int = 8240
     samverkan_gateway_port: int = 8250
+    samverkan_codec_port: int = 8251
     samverkan_metrics_bind: str | None = Field(
         default=None, description="host:port of the Prometheus endpoint; unset means none"
     )
     samverkan_tracing: bool = False
+
+    def namespaces(self) -> list[str]:
+        """The namespaces to serve, in order, each once: ``samverkan_namespaces``, else
+        ``temporal_namespace``."""
+        listed = [n.strip() for n in self.samverkan_namespaces.split(",") if n.strip()]
+        return list(dict.fromkeys(listed)) or [self.temporal_namespace]
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,14 @@ migrations applied, the agency gateway, the agency simulator, a worker, and the 
 that keeps the read models in PostgreSQL current. It writes
 ``<data folder>/endpoints.json`` and prints where everything is.
 
+Two municipalities, as in a region: the dev server has one namespace each (`dev_namespaces`:
+``TEMPORAL_NAMESPACE``, ``default``, first, so the README's commands need no
+``--namespace``, then `DEV_SECOND_NAMESPACE`; ``SAMVERKAN_NAMESPACES`` chooses others) and the
+worker serves both. The codec endpoint has its own loopback listener
+(``SAMVERKAN_CODEC_PORT``, 8251) and, in this stack only, asks for no token
+(``SAMVERKAN_CODEC_DEV_OPEN``; the Web UI of the dev server has no sign-on): the stack says so
+in one line when it starts it.
+
 Children run in their own sessions so a terminal's Ctrl-C reaches only the supervisor,
 which then stops them in reverse order (SIGTERM, then SIGKILL after a grace period) and
 stops the embedded PostgreSQL: nothing is left running, and the next start finds the
@@ -43,6 +51,16 @@ from workflows.search_attributes import cli_flags
 PROCESS_ENV = {"MALLOC_ARENA_MAX": "2"}
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 GRACE_SECONDS = 15.0
+#: The dev stack's second municipality.
+DEV_SECOND_NAMESPACE = "samverkan-eskilstuna"
+
+
+def dev_namespaces(settings: Settings) -> list[str]:
+    """The dev stack's namespaces: ``SAMVERKAN_NAMESPACES`` if set, else ``TEMPORAL_NAMESPACE``
+    (the README's examples use it) and `DEV_SECOND_NAMESPACE`."""
+    if settings.samverkan_namespaces.strip():
+        return settings.namespaces()
+    return list(dict.fromkeys([settings.temporal_namespace, DEV_SECOND_NAMESPACE]))
 
 
 class StackError(Exception):
@@ -87,6 +105,7 @@ class DevStack:
             "Temporal Web UI": self.settings.samverkan_ui_port,
             "agency simulator": self.settings.samverkan_simulator_port,
             "agency gateway": self.settings.samverkan_gateway_port,
+            "codec endpoint": self.settings.samverkan_codec_port,
         }
         for what, port in ports.items():
             if not _port_free(self.host, port):
@@ -97,7 +116,7 @@ class DevStack:
 
     # -- start ------------------------------------------------------------------------------
 
-    def start(self) -> dict[str, str]:
+    def start(self) -> dict[str, Any]:
         """Start every part of the stack and return the endpoints."""
         make_private(self.data_dir)
         self.check_prerequisites()
@@ -105,7 +124,8 @@ class DevStack:
         ui_url = f"http://{self.host}:{self.settings.samverkan_ui_port}"
         simulator_url = f"http://{self.host}:{self.settings.samverkan_simulator_port}"
         gateway_url = f"http://{self.host}:{self.settings.samverkan_gateway_port}"
-        codec_url = f"{gateway_url}/codec"
+        codec_url = f"http://{self.host}:{self.settings.samverkan_codec_port}/codec"
+        namespaces = dev_namespaces(self.settings)
         master_keys = load_or_create_dev_master_keys(self.data_dir / "master.key")
 
         _progress("starting Temporal dev server")
@@ -123,8 +143,7 @@ class DevStack:
                 str(self.settings.samverkan_temporal_port),
                 "--ui-port",
                 str(self.settings.samverkan_ui_port),
-                "--namespace",
-                self.settings.temporal_namespace,
+                *(flag for ns in namespaces for flag in ("--namespace", ns)),
                 "--log-level",
                 "warn",
                 "--ui-disable-news-fetch",
@@ -151,7 +170,12 @@ class DevStack:
             # The Web UI's page calls the codec endpoint from the browser: allow its origin.
             "SAMVERKAN_CODEC_CORS_ORIGINS": f"http://127.0.0.1:{ui_port},http://localhost:{ui_port}",
             "TEMPORAL_ADDRESS": temporal_address,
-            "TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
+            "TEMPORAL_NAMESPACE": namespaces[0],
+            "SAMVERKAN_NAMESPACES": ",".join(namespaces),
+            # Loopback only (the gateway refuses it elsewhere); the dev Web UI has no sign-on.
+            "SAMVERKAN_CODEC_DEV_OPEN": "true",
+            "SAMVERKAN_CODEC_HOST": self.host,
+            "SAMVERKAN_CODEC_PORT": str(self.settings.samverkan_codec_port),
             "DATABASE_URL": database_url,
             "SAMVERKAN_DATA_DIR": str(self.data_dir),
             "SAMVERKAN_NOTIFY_URL": f"{simulator_url}/notifications",
@@ -169,6 +193,10 @@ class DevStack:
             env,
         )
         _wait_for_port(self.host, self.settings.samverkan_gateway_port, "agency gateway", self)
+        _wait_for_port(self.host, self.settings.samverkan_codec_port, "codec endpoint", self)
+        _progress(
+            f"codec endpoint {codec_url}: NO authentication (dev only), listening on loopback only"
+        )
         _progress("starting agency simulator")
         self._spawn(
             "simulator",
@@ -193,7 +221,8 @@ class DevStack:
 
         endpoints = {
             "temporal_address": temporal_address,
-            "namespace": self.settings.temporal_namespace,
+            "namespace": namespaces[0],
+            "namespaces": namespaces,
             "task_queue": self.settings.samverkan_task_queue,
             "ui_url": ui_url,
             "database_url": database_url,
@@ -201,8 +230,8 @@ class DevStack:
             "gateway_url": gateway_url,
             "codec_url": codec_url,
             # What `temporal --codec-auth` takes. Empty in dev: the endpoint listens on
-            # loopback only and the Web UI has no sign-on to send a token; production sets
-            # SAMVERKAN_CODEC_TOKEN and operators pass "Bearer <token>".
+            # loopback only and the Web UI has no sign-on to send a token; in production it is
+            # "Bearer <the operator's OIDC access token>".
             "codec_auth": "",
             "data_dir": str(self.data_dir),
         }
@@ -432,7 +461,7 @@ def _progress(message: str) -> None:
     print(f"  … {message}", file=sys.stderr, flush=True)
 
 
-def banner(endpoints: dict[str, str], example_json: str) -> str:
+def banner(endpoints: dict[str, Any], example_json: str) -> str:
     """What ``samverkan dev`` prints once the stack is up."""
     address = endpoints["temporal_address"]
     example = json.loads(example_json)
@@ -441,10 +470,11 @@ def banner(endpoints: dict[str, str], example_json: str) -> str:
 Samverkan dev stack is running.
 
   Temporal Web UI   {endpoints["ui_url"]}
-  Temporal address  {address}  (namespace {endpoints["namespace"]})
+  Temporal address  {address}  (namespaces {", ".join(endpoints["namespaces"])}; one per municipality)
   Task queue        {endpoints["task_queue"]}
   PostgreSQL        {endpoints["database_url"]}
-  Agency gateway    {endpoints["gateway_url"]}  (codec endpoint {endpoints["codec_url"]})
+  Agency gateway    {endpoints["gateway_url"]}
+  Codec endpoint    {endpoints["codec_url"]}  (no authentication: dev only, loopback only)
   Agency simulator  {endpoints["simulator_url"]}
   Endpoints file    {endpoints["data_dir"]}/endpoints.json   logs: {endpoints["data_dir"]}/logs/
 
