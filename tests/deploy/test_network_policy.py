@@ -253,9 +253,11 @@ def test_from_outside_the_cluster_agencies_reach_only_the_gateways_agency_port()
     assert reachable_by(OTHER_TENANT, targets) == set()
 
 
-def test_operators_reach_the_web_ui_through_the_internal_ingress_and_nothing_else():
+def test_operators_reach_the_web_ui_and_the_codec_through_the_internal_ingress_only():
     targets = samverkan_pods() + temporal_pods()
-    assert reachable_by(INTERNAL_INGRESS, targets) == {("temporal/web", 8080)}
+    codec = pod("samverkan", "gateway").ports.get("codec")
+    expected = {("temporal/web", 8080)} | ({("samverkan/gateway", codec)} if codec else set())
+    assert reachable_by(INTERNAL_INGRESS, targets) == expected
 
 
 def test_the_temporal_frontend_serves_only_the_worker_the_gateway_and_the_web_ui():
