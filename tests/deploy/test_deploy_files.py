@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 IMAGE_REPO = "samverkan"
 GATEWAY_PORT = Settings.model_fields["samverkan_gateway_port"].default
+CODEC_PORT = GatewaySettings.model_fields["samverkan_codec_port"].default
 METRICS_PORT = metrics.METRICS_PORT
 
 #: Settings the deployment needs that `Settings` does not have yet; the lead adds them
@@ -352,7 +353,7 @@ def test_compose_ports_agree_with_the_image_and_the_ui_codec_endpoint():
         assert _bind_port(svc["environment"]["SAMVERKAN_METRICS_BIND"]) == METRICS_PORT
         assert str(METRICS_PORT) in svc["expose"], name
     codec = services["temporal-ui"]["environment"]["TEMPORAL_CODEC_ENDPOINT"]
-    assert codec.endswith(f":{GATEWAY_PORT}/codec")
+    assert codec.endswith(f":{CODEC_PORT}/codec"), "the codec has its own listener"
     scrape = _yaml_docs(DEPLOY / "prometheus" / "prometheus.yml")[0]["scrape_configs"][0]
     assert scrape["dns_sd_configs"][0]["port"] == METRICS_PORT
     assert set(scrape["dns_sd_configs"][0]["names"]) == {"worker", "gateway", "projector"}
@@ -457,9 +458,9 @@ def test_helm_values_use_postgresql_and_point_the_ui_at_the_codec_endpoint():
         assert stores[store]["sql"]["pluginName"] == "postgres12"
     env = {e["name"]: e["value"] for e in values["web"]["additionalEnv"]}
     assert env["TEMPORAL_CODEC_ENDPOINT"].endswith("/codec")
-    # The browser calls the codec by that name: the gateway's trusted hosts must include it.
+    # The browser calls the codec by that name: the codec listener's trusted hosts include it.
     [gateway] = _containers(_k8s("Deployment", "samverkan-gateway"))
-    allowed = {e["name"]: e["value"] for e in gateway["env"]}["SAMVERKAN_GATEWAY_ALLOWED_HOSTS"]
+    allowed = {e["name"]: e["value"] for e in gateway["env"]}["SAMVERKAN_CODEC_ALLOWED_HOSTS"]
     codec_host = env["TEMPORAL_CODEC_ENDPOINT"].split("/")[2].split(":")[0]
     assert codec_host in allowed.split(",")
     names = {n["name"] for n in values["server"]["config"]["namespaces"]["namespace"]}
@@ -577,3 +578,26 @@ def test_every_alert_queries_metrics_that_exist_and_is_documented():
         names = _metric_names(rule["expr"])
         assert names and names <= _KNOWN, (rule["alert"], names - _KNOWN)
         assert rule["alert"] in operations, f"docs/operations.md does not explain {rule['alert']}"
+
+
+def test_the_codec_listener_is_its_own_port_published_on_loopback_and_always_needs_oidc():
+    gateway = _compose()["services"]["gateway"]
+    env = gateway["environment"]
+    assert int(env["SAMVERKAN_CODEC_PORT"]) == CODEC_PORT != GATEWAY_PORT
+    assert f"127.0.0.1:{CODEC_PORT}:{CODEC_PORT}" in gateway["ports"]
+    assert not any(
+        str(p).endswith(f":{CODEC_PORT}") and str(p).count(":") == 1 for p in gateway["ports"]
+    )
+    for name in ("ISSUER", "AUDIENCE", "JWKS_URL"):
+        assert ":?" in env[f"SAMVERKAN_CODEC_OIDC_{name}"], "compose refuses to start without it"
+    ui = _compose()["services"]["temporal-ui"]["environment"]
+    assert ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true"
+    [container] = _containers(_k8s("Deployment", "samverkan-gateway"))
+    k8s_env = {e["name"]: e["value"] for e in container["env"]}
+    assert _named_ports(container)["codec"] == CODEC_PORT
+    assert all(k8s_env[f"SAMVERKAN_CODEC_OIDC_{n}"] for n in ("ISSUER", "AUDIENCE", "JWKS_URL"))
+    assert "SAMVERKAN_CODEC_TOKEN" not in k8s_env and "SAMVERKAN_CODEC_DEV_OPEN" not in k8s_env
+    codec_service = _k8s("Service", "samverkan-codec")
+    assert [p["targetPort"] for p in codec_service["spec"]["ports"]] == ["codec"]
+    gateway_service = _k8s("Service", "samverkan-gateway")
+    assert "codec" not in {p["targetPort"] for p in gateway_service["spec"]["ports"]}
