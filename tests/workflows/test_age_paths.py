@@ -18,7 +18,8 @@ from tests.workflows.conftest import CaseStack, record_history, stored_types, su
 from tests.workflows.test_replay import _patches
 from workflows.case import AGE_CHECKED, SUBJECT_TOO_OLD
 
-REFUSED = "AGE-21-REFUSED"  # the recorded file is case-<this>.json; replay uses its stem
+REFUSED = "age-21-refused"  # the recorded file is case-<this>.json; replay uses its stem
+# (lowercase: the corpus sorts it after case-acute*, which test_replay tampers with first)
 
 
 def _markers(history: Any) -> set[str]:
