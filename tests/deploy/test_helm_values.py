@@ -398,3 +398,37 @@ def test_commented_prose_is_not_taken_for_a_key():
     assert ("path",) not in chart().read, "a template's comment is not a read"
     assert ("server", "config", "authorization", "permissionsClaimName") in documented
     assert (*DATASTORES, "default", "sql", "connectAddr") in documented
+
+
+def test_the_frontend_and_the_codec_listener_trust_the_same_issuer_and_namespaces():
+    """Temporal's authorizer and the gateway's codec listener read the same tokens alike."""
+    objects = [
+        doc
+        for path in sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
+    [gateway] = [
+        c
+        for o in objects
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "samverkan-gateway"
+        for c in o["spec"]["template"]["spec"]["containers"]
+    ]
+    codec = {e["name"]: e["value"] for e in gateway["env"]}
+    [env] = [
+        o["data"]
+        for o in objects
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "samverkan-env"
+    ]
+    values = _values()
+    auth = values["server"]["config"]["authorization"]
+    ui = {e["name"]: e["value"] for e in values["web"]["additionalEnv"]}
+    assert auth["jwtKeyProvider"]["keySourceURIs"] == [codec["SAMVERKAN_CODEC_OIDC_JWKS_URL"]]
+    assert auth["permissionsClaimName"] == codec["SAMVERKAN_CODEC_PERMISSIONS_CLAIM"]
+    assert ui["TEMPORAL_AUTH_ISSUER_URL"] == codec["SAMVERKAN_CODEC_OIDC_ISSUER"]
+    codec_host = ui["TEMPORAL_CODEC_ENDPOINT"].split("/")[2].split(":")[0]
+    assert codec_host in codec["SAMVERKAN_CODEC_ALLOWED_HOSTS"].split(",")
+    origin = "/".join(ui["TEMPORAL_AUTH_CALLBACK_URL"].split("/")[:3])
+    assert origin in codec["SAMVERKAN_CODEC_CORS_ORIGINS"].split(",")
+    names = [n["name"] for n in values["server"]["config"]["namespaces"]["namespace"]]
+    assert sorted(names) == sorted(env["SAMVERKAN_NAMESPACES"].split(","))
