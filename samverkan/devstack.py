@@ -82,6 +82,9 @@ class DevStack:
 
     settings: Settings
     host: str = "127.0.0.1"
+    #: Agencies the simulator leaves to a person (``samverkan dev --manual``): it records their
+    #: consultations but neither acknowledges nor answers them.
+    manual_agencies: tuple[str, ...] = ()
     children: list[Child] = field(default_factory=list)
     _pg_server: Any = None
     _stopping: bool = False
@@ -211,6 +214,7 @@ class DevStack:
                 gateway_url,
                 "--agency-keys",
                 str(keys_file),
+                *(flag for agency in self.manual_agencies for flag in ("--manual", agency)),
             ],
             env,
         )
@@ -234,6 +238,7 @@ class DevStack:
             # "Bearer <the operator's OIDC access token>".
             "codec_auth": "",
             "data_dir": str(self.data_dir),
+            "manual_agencies": list(self.manual_agencies),
         }
         (self.data_dir / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
         _wait_for_http(ui_url, "Temporal Web UI", self)
@@ -475,7 +480,7 @@ Samverkan dev stack is running.
   PostgreSQL        {endpoints["database_url"]}
   Agency gateway    {endpoints["gateway_url"]}
   Codec endpoint    {endpoints["codec_url"]}  (no authentication: dev only, loopback only)
-  Agency simulator  {endpoints["simulator_url"]}
+  Agency simulator  {endpoints["simulator_url"]}{_manual_note(endpoints)}
   Endpoints file    {endpoints["data_dir"]}/endpoints.json   logs: {endpoints["data_dir"]}/logs/
 
 Start a case from the Web UI: Workflows → Start Workflow; Workflow ID {workflow_id},
@@ -493,9 +498,19 @@ Press Ctrl-C to stop everything.
 """
 
 
-def run(settings: Settings, example_json: str) -> int:
-    """Run the stack until SIGINT or SIGTERM; return the process exit code."""
-    stack = DevStack(settings)
+def _manual_note(endpoints: dict[str, Any]) -> str:
+    manual = endpoints.get("manual_agencies") or []
+    if not manual:
+        return "  (answers every consultation itself)"
+    return f"  (leaves {', '.join(manual)} to you: answer through the gateway)"
+
+
+def run(settings: Settings, example_json: str, manual_agencies: tuple[str, ...] = ()) -> int:
+    """Run the stack until SIGINT or SIGTERM; return the process exit code.
+
+    ``manual_agencies``: agencies whose consultations the simulator leaves to a person.
+    """
+    stack = DevStack(settings, manual_agencies=manual_agencies)
 
     def request_stop(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt

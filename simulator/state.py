@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import tomllib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,6 +117,26 @@ class SimulatorConfig(BaseModel):
         except OSError as exc:
             raise SimulatorConfigError(f"cannot read {path}: {exc.strerror}") from None
         return cls.from_toml(text)
+
+    def leave_to_hand(self, agencies: Iterable[str]) -> SimulatorConfig:
+        """This configuration with ``agencies`` (names, or comma-separated lists of names)
+        never acknowledging nor answering, so a person can do both through the gateway.
+
+        Raises:
+            SimulatorConfigError: an unknown agency name.
+        """
+        names = [n.strip() for item in agencies for n in item.split(",") if n.strip()]
+        chosen = dict(self.agencies)
+        for name in names:
+            try:
+                agency = Agency(name)
+            except ValueError:
+                known = ", ".join(a.value for a in Agency)
+                raise SimulatorConfigError(f"unknown agency {name!r}; one of {known}") from None
+            chosen[agency] = chosen.get(agency, AgencyBehaviour()).model_copy(
+                update={"never_answer": True, "acknowledge_only": False, "decline": False}
+            )
+        return self.model_copy(update={"agencies": chosen})
 
     def behaviour_of(self, target: str) -> AgencyBehaviour:
         """The configured behaviour of an agency name or ``notifications``."""

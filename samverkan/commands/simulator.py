@@ -30,6 +30,12 @@ def register(app: typer.Typer) -> None:
         no_answer: bool = typer.Option(
             False, "--no-answer", help="Record requests but never answer back."
         ),
+        manual: list[str] = typer.Option(  # noqa: B008 - typer's declaration style
+            [],
+            "--manual",
+            help="Leave this agency's consultations to you (it neither acknowledges nor "
+            "answers): repeat it or give a comma-separated list, e.g. --manual police,school.",
+        ),
         gateway_url: str | None = typer.Option(
             None, help="Answer through the agency gateway at this URL (needs --agency-keys)."
         ),
@@ -63,6 +69,11 @@ def register(app: typer.Typer) -> None:
             behaviours = SimulatorConfig.load(config) if config else SimulatorConfig()
         except SimulatorConfigError as exc:
             typer.echo(f"simulator: {config}: {exc}", err=True)
+            raise typer.Exit(2) from None
+        try:
+            behaviours = behaviours.leave_to_hand(manual)
+        except SimulatorConfigError as exc:
+            typer.echo(f"simulator: --manual: {exc}", err=True)
             raise typer.Exit(2) from None
         if temporal_address:
             settings = settings.model_copy(update={"temporal_address": temporal_address})
