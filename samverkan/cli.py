@@ -30,6 +30,8 @@ cases_commands.register(app)
 
 #: Commands that start parts of a stack take their settings from their own environment.
 _STACK_COMMANDS = {"dev"}
+#: Operator commands that use a running stack's Temporal, database or keys.
+_STACK_USERS = {"replay", "migrate", "verify", "projections", "agency", "keys", "cases"}
 
 
 def main() -> None:
@@ -38,10 +40,29 @@ def main() -> None:
     Outside ``samverkan dev`` itself, unset connection settings default to the local dev
     stack's (see `samverkan.operator_env`), so commands in a second shell reach it.
     """
+    import os
     import sys
 
     from samverkan.operator_env import apply_dev_stack_defaults
 
-    if not set(sys.argv[1:2]) & _STACK_COMMANDS:
-        apply_dev_stack_defaults()
-    app()
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    found = command in _STACK_COMMANDS or apply_dev_stack_defaults()
+    try:
+        app()
+    except SystemExit as exit_:
+        configured = found or bool(os.environ.get("DATABASE_URL"))
+        if exit_.code not in (0, None) and not configured and command in _STACK_USERS:
+            print(no_dev_stack_hint(), file=sys.stderr)
+        raise
+
+
+def no_dev_stack_hint() -> str:
+    """The sentence added to a failed operator command when no dev stack was found."""
+    import os
+
+    folder = os.environ.get("SAMVERKAN_DATA_DIR", ".samverkan")
+    return (
+        f"No running dev stack found ({folder}/endpoints.json is missing): start it with "
+        "`make dev`, or, if it runs with another data folder, set SAMVERKAN_DATA_DIR to that "
+        "folder (or set DATABASE_URL, TEMPORAL_ADDRESS and SAMVERKAN_MASTER_KEYS yourself)."
+    )
