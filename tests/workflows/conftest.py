@@ -1,8 +1,10 @@
-"""Workflow test harness: the real worker composition with an in-memory event store.
+"""Workflow test harness: the real worker composition with an in-memory or PostgreSQL store.
 
 worker.py is the production composition root: `compose` builds the activities and
 `build_worker` the worker. Here `compose` gets the in-memory store (which passes the same
-contract suite as PostgreSQL), the default policy, and the agencies and the notification
+contract suite as PostgreSQL) or, for modules that ask for both (``store_kind``
+parametrised with ``indirect=True``), the production store: PostgreSQL with the encrypting
+wrapper and its vault on a real server; the default policy, and the agencies and the notification
 endpoint at the agency simulator, called over HTTP as in production. Agencies are answered by the tests themselves (the simulator's
 responder is off), so each test decides when and how an agency answers.
 """
@@ -20,6 +22,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
@@ -28,10 +32,13 @@ from temporalio.worker import Worker
 
 from cases import OpenCase
 from cases.examples import EXAMPLE_OPEN_CASE
-from eventstore import EventStore, InMemoryEventStore
+from eventstore import EventStore, InMemoryEventStore, PostgresEventStore, create_pool, migrate
+from eventstore.encrypted import EncryptingEventStore, PostgresPersonalDataVault
+from infra.keys import CaseKeys, MasterKeys, PostgresDataKeyStore
 from simulator.app import running_simulator
 from simulator.responder import NullResponder
 from tests.agencies.support import SimulatorAdmin, directory_for
+from tests.conftest import _dsn_for
 from worker import build_worker, compose
 from workflows import CaseWorkflow
 from workflows.case import RUN_OPTIONS_MEMO
@@ -136,13 +143,61 @@ async def case_worker(
             yield worker
 
 
+STORE_KINDS = ("memory", "postgres")
+
+
+@pytest.fixture(params=["memory"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Which event store the stack's worker appends to; a module parametrises it
+    (``indirect=True``) to run its tests on both."""
+    kind: str = request.param
+    return kind
+
+
+@asynccontextmanager
+async def event_store(kind: str, request: pytest.FixtureRequest) -> AsyncIterator[EventStore]:
+    """A fresh store of ``kind``: in memory, or the production one on the module's database."""
+    if kind == "memory":
+        yield InMemoryEventStore()
+        return
+    server_dsn: str = request.getfixturevalue("postgres_server_dsn")  # sync: may be asked late
+    name = f"test_wf_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    database_url = _dsn_for(server_dsn, name)
+    await migrate(database_url)
+    pool = await create_pool(database_url, max_size=4)
+    try:
+        keys = CaseKeys(
+            master_keys=MasterKeys.parse(MasterKeys.generate_entry("workflow-tests")),
+            store=PostgresDataKeyStore(pool),
+        )
+        yield EncryptingEventStore(
+            PostgresEventStore(pool), keys=keys, vault=PostgresPersonalDataVault(pool)
+        )
+    finally:
+        await pool.close()
+        admin = await asyncpg.connect(server_dsn)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
 @asynccontextmanager
 async def running_stack(
-    env: WorkflowEnvironment, simulator: SimulatorAdmin, task_queue: str
+    env: WorkflowEnvironment,
+    simulator: SimulatorAdmin,
+    task_queue: str,
+    store: EventStore | None = None,
 ) -> AsyncIterator[CaseStack]:
-    """A worker on ``env`` with a fresh in-memory store; open workflows ended afterwards."""
+    """A worker on ``env`` with ``store`` (a fresh in-memory one by default); open workflows
+    ended afterwards."""
     await simulator.reset()
-    store = InMemoryEventStore()
+    store = store if store is not None else InMemoryEventStore()
     async with case_worker(env.client, task_queue, store, simulator.url):
         stack = CaseStack(env, task_queue, store, simulator)
         yield stack
@@ -154,22 +209,34 @@ async def stack(
     module_time_skipping_env: WorkflowEnvironment,
     workflow_simulator: SimulatorAdmin,
     task_queue: str,
+    store_kind: str,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[CaseStack]:
     """A worker on this module's time-skipping server (for tests that skip no time).
 
     Not the session's server: a case's rules depend on the date (the subject's age decides
     which legal bases apply), and other modules' tests move that server's clock.
     """
-    async with running_stack(module_time_skipping_env, workflow_simulator, task_queue) as stack:
+    async with (
+        event_store(store_kind, request) as store,
+        running_stack(module_time_skipping_env, workflow_simulator, task_queue, store) as stack,
+    ):
         yield stack
 
 
 @pytest_asyncio.fixture
 async def timed_stack(
-    own_time_skipping_env: WorkflowEnvironment, workflow_simulator: SimulatorAdmin, task_queue: str
+    own_time_skipping_env: WorkflowEnvironment,
+    workflow_simulator: SimulatorAdmin,
+    task_queue: str,
+    store_kind: str,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[CaseStack]:
     """A worker on a time-skipping server of the test's own (for tests that skip time)."""
-    async with running_stack(own_time_skipping_env, workflow_simulator, task_queue) as stack:
+    async with (
+        event_store(store_kind, request) as store,
+        running_stack(own_time_skipping_env, workflow_simulator, task_queue, store) as stack,
+    ):
         yield stack
 
 

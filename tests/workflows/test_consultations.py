@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from tests.waiting import eventually
 from tests.workflows.conftest import (
+    STORE_KINDS,
     CaseStack,
     assessed_into_investigation,
     record_history,
@@ -30,6 +31,9 @@ POLICE = {
     },
     "requested_by": "officer-1",
 }
+
+#: Every test here runs on the in-memory store and on PostgreSQL with the encrypting wrapper.
+pytestmark = pytest.mark.parametrize("store_kind", STORE_KINDS, indirect=True)
 
 
 async def _consult(handle: WorkflowHandle[Any, Any], body: dict[str, Any]) -> str:

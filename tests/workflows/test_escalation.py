@@ -5,19 +5,25 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from cases import DeadlineKind, Policy, compute_deadline, escalation_schedule
-from eventstore import InMemoryEventStore
+from eventstore import EventStore
 from tests.agencies.support import SimulatorAdmin
 from tests.waiting import eventually
 from tests.workflows.conftest import (
+    STORE_KINDS,
     CaseStack,
     case_worker,
     end_open_workflows,
+    event_store,
     record_history,
     stored_types,
 )
+
+#: Every test here runs on the in-memory store and on PostgreSQL with the encrypting wrapper.
+pytestmark = pytest.mark.parametrize("store_kind", STORE_KINDS, indirect=True)
 
 
 async def _escalations(stack: CaseStack, case_number: str) -> Counter[tuple[str, int]]:
@@ -30,11 +36,21 @@ async def _escalations(stack: CaseStack, case_number: str) -> Counter[tuple[str,
 
 
 async def test_pre_assessment_rungs_fire_once_each_even_when_the_worker_restarts(
-    own_time_skipping_env: WorkflowEnvironment, workflow_simulator: SimulatorAdmin, task_queue: str
+    own_time_skipping_env: WorkflowEnvironment,
+    workflow_simulator: SimulatorAdmin,
+    task_queue: str,
+    store_kind: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     env = own_time_skipping_env
     await workflow_simulator.reset()
-    store = InMemoryEventStore()
+    async with event_store(store_kind, request) as store:
+        await _rungs_fire_once_across_a_restart(env, workflow_simulator, task_queue, store)
+
+
+async def _rungs_fire_once_across_a_restart(
+    env: WorkflowEnvironment, workflow_simulator: SimulatorAdmin, task_queue: str, store: EventStore
+) -> None:
     stack = CaseStack(env, task_queue, store, workflow_simulator)
     received: datetime = await env.get_current_time()
     schedule = escalation_schedule(
