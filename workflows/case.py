@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     import cases
@@ -75,6 +75,12 @@ WRONG_WORKFLOW_ID = "WrongWorkflowId"
 #: or older, so every other run's commands are unchanged.
 AGE_CHECKED = "samverkan-age-checked"
 SUBJECT_TOO_OLD = "SubjectTooOld"
+#: Patch: a run that finds its case already in the event store (a closed case started again,
+#: e.g. from the Web UI or ``temporal workflow start`` with id reuse allowed) ends at once with
+#: a non-retryable ``CaseAlreadyExists``, recording nothing. Asked for only when the opening
+#: append finds the stream taken, so every other run's commands are unchanged.
+CASE_EXISTS_CHECKED = "samverkan-case-exists-checked"
+CASE_ALREADY_EXISTS = "CaseAlreadyExists"
 #: Timeline entries a continued run carries (payloads have a size limit); the whole case
 #: file is always in the event store.
 TIMELINE_CARRIED = 1_000
@@ -107,6 +113,7 @@ class CaseWorkflow:
         # against the opened case; `run` records it before any handler may act.
         self._opening: list[DomainEvent] = [] if carried else self._open(case)
         self._opened = carried is not None
+        self._duplicate = False  # a second start of a case that exists (`_refuse_existing_case`)
         self._lock = asyncio.Lock()
 
     @staticmethod
@@ -127,7 +134,11 @@ class CaseWorkflow:
             self._record.policy = await steps.load_policy()
         if not self._opened:
             async with self._lock:
-                await self._recording().record_opening(self._opening)
+                try:
+                    await self._recording().record_opening(self._opening)
+                except ActivityError as exc:
+                    self._refuse_existing_case(exc)
+                    raise
                 self._opening = []  # folded into the state: only read before it exists
             self._opened = True
         while self.state.state != cases.CaseStateName.CLOSED:
@@ -184,6 +195,35 @@ class CaseWorkflow:
                     type=SUBJECT_TOO_OLD,
                     non_retryable=True,
                 ) from None
+
+    def _refuse_existing_case(self, failed: ActivityError) -> None:
+        """End the run when its opening append found the case's stream already written: the
+        case exists (this run is a second start of it) and is left as it is.
+
+        Raises the non-retryable ``CaseAlreadyExists``; returns when ``failed`` is anything
+        else. The summary query of this run says so instead of showing an opened case.
+        """
+        cause = failed.cause
+        if not (
+            isinstance(cause, ApplicationError)
+            and cause.type == "WrongExpectedVersion"
+            and workflow.patched(CASE_EXISTS_CHECKED)
+        ):
+            return
+        self._duplicate = True
+        number = self._case.case_number
+        workflow.set_current_details(
+            f"**Not a case run:** case {number} already exists in the event store; this "
+            "start recorded nothing and ended. The case is the earlier run of this workflow id."
+        )
+        raise ApplicationError(
+            f"case {number} already exists in the event store: this run recorded nothing "
+            "and ended; the case itself is unchanged (its own run is the earlier one of "
+            f"{case_workflow_id(number)})",
+            {"code": "case_already_exists", "case_number": number},
+            type=CASE_ALREADY_EXISTS,
+            non_retryable=True,
+        ) from None
 
     @property
     def state(self) -> CaseState:
@@ -326,6 +366,12 @@ class CaseWorkflow:
         description="Where the case stands: state, deadlines, open consultations, next action. No personal data.",
     )
     def summary(self) -> CaseSummary:
+        if self._duplicate:
+            raise ApplicationError(
+                "this run is not the case: the case already existed and this start recorded "
+                "nothing; query the earlier run (samverkan cases summary does)",
+                type=CASE_ALREADY_EXISTS,
+            )
         state = self._record.state
         if state is None:  # the opening is being recorded; deadlines come next
             state = cases.fold(self._opening)

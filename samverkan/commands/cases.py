@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
 
 from cases.ids import case_workflow_id
 from samverkan.operator_env import CodecNotConfigured, operator_client
+
+if TYPE_CHECKING:
+    from temporalio.client import Client, WorkflowExecution
 
 cases_app = typer.Typer(help="Open and follow cases (operator shortcuts).", no_args_is_help=True)
 
@@ -33,12 +36,57 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _holds_case(execution: WorkflowExecution) -> bool:
+    """Whether a run of ``case-<n>`` is (a run of) the case itself: a run that recorded
+    anything publishes ``CaseState``; a second start of an existing case records nothing."""
+    from workflows.search_attributes import CASE_STATE
+
+    return execution.typed_search_attributes.get(CASE_STATE) is not None
+
+
+async def case_run(client: Client, case_number: str) -> WorkflowExecution:
+    """The run that holds case ``case_number``: the latest run of ``case-<n>`` that recorded
+    the case, skipping later starts that found it existing and ended; the latest run when
+    none did.
+
+    Raises:
+        RPCError: no workflow ``case-<n>`` (``NOT_FOUND``), or Temporal unreachable.
+    """
+    workflow_id = case_workflow_id(case_number)
+    latest: WorkflowExecution = await client.get_workflow_handle(workflow_id).describe()
+    if _holds_case(latest):
+        return latest
+    found = latest
+    query = f"WorkflowId = '{workflow_id.replace(chr(39), '')}'"
+    async for execution in client.list_workflows(query):
+        if _holds_case(execution) and (
+            not _holds_case(found) or execution.start_time > found.start_time
+        ):
+            found = execution
+    return found
+
+
+def _where(execution: WorkflowExecution) -> str:
+    """``running`` or ``closed on 2026-11-20 14:02`` (Swedish time)."""
+    from temporalio.client import WorkflowExecutionStatus
+
+    from cases import STOCKHOLM
+
+    if execution.status is WorkflowExecutionStatus.RUNNING or execution.close_time is None:
+        return "running"
+    closed = execution.close_time.astimezone(STOCKHOLM)
+    verb = "closed" if _holds_case(execution) else "ended"
+    return f"{verb} on {closed:%Y-%m-%d %H:%M} {closed.tzname()}"
+
+
 @cases_app.command("open")
 def open_case(
     case_json: str = typer.Argument(..., help="The OpenCase JSON, inline or as @file.json."),
 ) -> None:
-    """Start a CaseWorkflow with id case-<case number>; refused if that case exists."""
+    """Start a CaseWorkflow with id case-<case number>; refused if that case exists, open or
+    closed (a case number is one case for good)."""
     from temporalio.client import WorkflowFailureError
+    from temporalio.common import WorkflowIDReusePolicy
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     from cases import OpenCase
@@ -63,6 +111,7 @@ def open_case(
                 case,
                 id=case_workflow_id(case.case_number),
                 task_queue=settings.samverkan_task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=f"Case {case.case_number} ({case.municipality})",
                 static_details=(
                     f"Report of concern received {case.received_at:%Y-%m-%d %H:%M} from a "
@@ -73,10 +122,20 @@ def open_case(
             )
             return handle.id
 
+    async def existing() -> str:
+        async with operator_client(get_settings(), require_codec=True) as client:
+            return _where(await case_run(client, case.case_number))
+
     try:
         typer.echo(asyncio.run(start()))
     except WorkflowAlreadyStartedError:
-        raise _fail(f"cases open: case {case.case_number} already exists") from None
+        try:
+            where = asyncio.run(existing())
+        except Exception:  # the refusal is the answer; where the case stands is a courtesy
+            where = "state unknown"
+        raise _fail(
+            f"cases open: case {case.case_number} already exists ({where}): nothing started"
+        ) from None
     except (RuntimeError, WorkflowFailureError) as exc:
         raise _fail(f"cases open: {exc}") from None
 
@@ -85,7 +144,9 @@ async def _query(case_number: str, name: str) -> Any:
     from infra.settings import get_settings
 
     async with operator_client(get_settings(), require_codec=True) as client:
-        return await client.get_workflow_handle(case_workflow_id(case_number)).query(name)
+        run = await case_run(client, case_number)
+        handle = client.get_workflow_handle(case_workflow_id(case_number), run_id=run.run_id)
+        return await handle.query(name)
 
 
 def _print_query(case_number: str, name: str) -> None:

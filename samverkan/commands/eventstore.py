@@ -266,10 +266,14 @@ def verify_command(
         raise _fail(f"The event store has no events for case {case_number}.")
 
     async def running_summary() -> Any:
+        from samverkan.commands.cases import case_run
         from samverkan.operator_env import operator_client
 
         async with operator_client(get_settings()) as client:
-            return await client.get_workflow_handle(case_workflow_id(case_number)).query("summary")
+            # The run that holds the case, not a later start that found it existing.
+            run = await case_run(client, case_number)
+            handle = client.get_workflow_handle(case_workflow_id(case_number), run_id=run.run_id)
+            return await handle.query("summary")
 
     try:
         theirs = asyncio.run(running_summary())
