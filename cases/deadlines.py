@@ -103,6 +103,21 @@ class Deadline(DomainModel):
         """True once ``now`` is past ``legal_latest``."""
         return now > self.legal_latest
 
+    @property
+    def due(self) -> date:
+        """The last day of the deadline in Swedish time (the day of ``legal_latest``)."""
+        return local_date(self.legal_latest)
+
+    def working_days_late(self, now: datetime) -> int:
+        """How many working days have begun since the deadline's last day at ``now``
+        (Swedish time): 0 on the due day and over a weekend right after it, 1 on the first
+        working day after it, and so on."""
+        if not self.is_overdue(now):
+            return 0
+        return working_days_between(
+            self.due + timedelta(days=1), local_date(now) + timedelta(days=1)
+        )
+
 
 class ScheduledRung(DomainModel):
     """An escalation rung of one deadline with the instant it fires (Stockholm time)."""

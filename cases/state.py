@@ -46,12 +46,14 @@ from cases.events import (
     SubjectIdentified,
     event_time,
 )
+from cases.ids import parse_workflow_id
 from cases.models import (
     Agency,
     AgePath,
     CaseStateName,
     ConcernCategory,
     ConsultationStatusName,
+    DeadlineKind,
     DomainModel,
     InvestigationOutcome,
     LegalBasis,
@@ -199,10 +201,45 @@ class CaseState(DomainModel):
         pending = self.pending_deadlines() if pending is None else pending
         return sum(1 for d in pending if d.is_overdue(now) and d.key not in self.suspended_clocks)
 
+    def step_deadline(self, pending: list[Deadline] | None = None) -> Deadline | None:
+        """The pending deadline of the step the case is at (the protection assessment, the
+        pre-assessment or the investigation); None when that step has none pending. Not the
+        earliest pending deadline: a consultation's answer is due on its own date."""
+        kind = _STEP_DEADLINE.get(self.state)
+        pending = self.pending_deadlines() if pending is None else pending
+        return next((d for d in pending if d.kind is kind and d.key == kind), None)
+
+    def pending_lines(self, pending: list[Deadline] | None = None) -> list[str]:
+        """Each pending deadline in plain words with its own last day (Swedish time), e.g.
+        ``Investigation due 2027-04-02``; earliest first."""
+        pending = self.pending_deadlines() if pending is None else pending
+        return [
+            f"{deadline_name(d)} due {d.due.isoformat()}"
+            + (" (clock suspended)" if d.key in self.suspended_clocks else "")
+            for d in pending
+        ]
+
+    def overdue_lines(self, now: datetime, pending: list[Deadline] | None = None) -> list[str]:
+        """Each overdue deadline (those `overdue_count` counts) with how late it is in
+        working days, e.g. ``Pre-assessment 3 working days late, due 2026-11-20``."""
+        pending = self.pending_deadlines() if pending is None else pending
+        lines = []
+        for d in pending:
+            if not d.is_overdue(now) or d.key in self.suspended_clocks:
+                continue
+            late = d.working_days_late(now)
+            how = (
+                f"{late} working day{'' if late == 1 else 's'} late"
+                if late
+                else "late (no working day since)"
+            )
+            lines.append(f"{deadline_name(d)} {how}, due {d.due.isoformat()}")
+        return lines
+
     def next_expected_action(self, pending: list[Deadline] | None = None) -> str:
         """Where the case stands and what it waits for, in plain words (no personal data)."""
-        due = self.next_deadline(pending)
-        by = f" by {due.legal_latest.date().isoformat()}" if due is not None else ""
+        due = self.step_deadline(pending)
+        by = f" by {due.due.isoformat()}" if due is not None else ""
         waiting = sorted({c.agency.value for c in self.open_consultations()})
         words = {
             CaseStateName.RECEIVED: f"Make the protection assessment{by}",
@@ -231,7 +268,9 @@ class CaseState(DomainModel):
             "concern_category": self.concern_category.value,
             "received_at": self.received_at.isoformat(),
             "deadlines": {
-                key: {
+                summary_key(d): {
+                    "name": deadline_name(d),
+                    "due": d.due.isoformat(),
                     "kind": d.kind.value,
                     "target": d.target.isoformat(),
                     "legal_latest": d.legal_latest.isoformat(),
@@ -251,6 +290,8 @@ class CaseState(DomainModel):
                 for c in self.open_consultations()
             ],
             "overdue_count": self.overdue_count(now) if now is not None else None,
+            "overdue": self.overdue_lines(now) if now is not None else None,
+            "pending_deadlines": self.pending_lines(),
             "next_deadline": (
                 d.legal_latest.isoformat() if (d := self.next_deadline()) is not None else None
             ),
@@ -260,6 +301,45 @@ class CaseState(DomainModel):
             "version": self.version,
             "next_expected_action": self.next_expected_action(),
         }
+
+
+_STEP_DEADLINE = {
+    CaseStateName.RECEIVED: DeadlineKind.PROTECTION_ASSESSMENT,
+    CaseStateName.PROTECTION_ASSESSMENT: DeadlineKind.PROTECTION_ASSESSMENT,
+    CaseStateName.IMMEDIATE_PROTECTION: DeadlineKind.PRE_ASSESSMENT,
+    CaseStateName.PRE_ASSESSMENT: DeadlineKind.PRE_ASSESSMENT,
+    CaseStateName.INVESTIGATION: DeadlineKind.INVESTIGATION,
+}
+_DEADLINE_NAMES = {
+    DeadlineKind.PROTECTION_ASSESSMENT: "Protection assessment",
+    DeadlineKind.PRE_ASSESSMENT: "Pre-assessment",
+    DeadlineKind.INVESTIGATION: "Investigation",
+}
+
+
+def _consultation_number(deadline: Deadline) -> int | None:
+    """The n of a consultation deadline's ``consultation:case-<number>:consultation-<n>``."""
+    parsed = parse_workflow_id(deadline.key.removeprefix("consultation:"))
+    return parsed.consultation if parsed is not None else None
+
+
+def deadline_name(deadline: Deadline) -> str:
+    """A deadline in plain words: ``Pre-assessment``, ``Answer from police (consultation 1)``."""
+    if deadline.kind is DeadlineKind.CONSULTATION:
+        agency = deadline.agency.value if deadline.agency is not None else "the agency"
+        number = _consultation_number(deadline)
+        return f"Answer from {agency}" + (f" (consultation {number})" if number else "")
+    return _DEADLINE_NAMES.get(deadline.kind, deadline.kind.value.replace("_", " ").capitalize())
+
+
+def summary_key(deadline: Deadline) -> str:
+    """A deadline's key in the summary: its own for a statutory one (``investigation``), and
+    ``<agency>_consultation_<n>`` for a consultation's answer (never the workflow id)."""
+    number = _consultation_number(deadline)
+    if deadline.kind is DeadlineKind.CONSULTATION and number is not None:
+        agency = deadline.agency.value if deadline.agency is not None else "agency"
+        return f"{agency}_consultation_{number}"
+    return deadline.key
 
 
 def _consultation(state: CaseState, consultation_id: str) -> ConsultationStatus:

@@ -115,8 +115,14 @@ class CaseResult(_Message):
 
 
 class DeadlineSummary(_Message):
-    """One deadline in a `CaseSummary`; instants as ``datetime.isoformat`` writes them."""
+    """One deadline in a `CaseSummary`; instants as ``datetime.isoformat`` writes them.
 
+    Keyed in the summary by `cases.state.summary_key` (``investigation``,
+    ``police_consultation_1``); ``name`` in plain words, ``due`` its last day in Swedish time.
+    """
+
+    name: str
+    due: str
     kind: DeadlineKind
     target: str
     legal_latest: str
@@ -140,7 +146,9 @@ class CaseSummary(_Message):
 
     Exactly `CaseState.to_summary`, field for field and in its order, so its JSON is the
     same: instants are strings as ``datetime.isoformat`` writes them (pydantic would write
-    ``Z`` for UTC), ``overdue_count`` is null when no clock was given.
+    ``Z`` for UTC), ``overdue_count`` and ``overdue`` (which deadline, how many working days
+    late) are null when no clock was given; ``pending_deadlines`` names each pending
+    deadline with its own last day.
     """
 
     case_number: str
@@ -152,6 +160,8 @@ class CaseSummary(_Message):
     deadlines: dict[str, DeadlineSummary]
     open_consultations: list[OpenConsultationSummary]
     overdue_count: int | None
+    overdue: list[str] | None
+    pending_deadlines: list[str]
     next_deadline: str | None
     extension_count: int
     outcome: InvestigationOutcome | None

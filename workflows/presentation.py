@@ -20,6 +20,7 @@ from cases import (
     DomainEvent,
     EscalationRaised,
 )
+from cases.state import deadline_name
 from infra import metrics
 from workflows.search_attributes import (
     AGENCY,
@@ -66,7 +67,7 @@ def current_details(
     ``pending``: the state's `pending_deadlines`, when the caller has them.
     """
     pending = state.pending_deadlines() if pending is None else pending
-    deadline = state.next_deadline(pending)
+    deadline = state.step_deadline(pending)  # the step's own, not the earliest of all
     lines = [
         f"**{_STATE_WORDS.get(state.state.value, state.state.value)}** — case {state.case_number}, "
         f"{state.municipality}",
@@ -76,13 +77,15 @@ def current_details(
     if deadline is not None:
         lines.append(
             f"**By:** {_when(deadline.target)} (legal latest {_when(deadline.legal_latest)}, "
-            f"{deadline.kind.value.replace('_', ' ')})"
+            f"{deadline_name(deadline)})"
         )
         if deadline.legal_reference is not None:
             lines.append(f"**Law:** {deadline.legal_reference.label()}")
-    overdue = state.overdue_count(now, pending)
+    overdue = state.overdue_lines(now, pending)
     if overdue:
-        lines.append(f"**Overdue deadlines:** {overdue}")
+        lines += ["", "**Overdue:**", *(f"- {line}" for line in overdue)]
+    if pending:
+        lines += ["", "**Deadlines:**", *(f"- {line}" for line in state.pending_lines(pending))]
     open_ids = state.open_consultation_ids()
     if open_ids:
         lines.append("")

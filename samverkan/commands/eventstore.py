@@ -31,7 +31,7 @@ from eventstore import EventStoreError, PostgresEventStore, Projector, create_po
 T = TypeVar("T")
 FAILED = 2
 DIFFERENT = 1
-NOT_COMPARED = ("overdue_count",)
+NOT_COMPARED = ("overdue_count", "overdue")
 """Summary fields that depend on the reader's clock, so the two sides may differ honestly."""
 
 
