@@ -235,7 +235,7 @@ def create_app(deps: GatewayDeps) -> Starlette:
         per_minute=settings.samverkan_gateway_auth_failures_per_minute,
         burst=settings.samverkan_gateway_auth_failure_burst,
     )
-    document = openapi_document()
+    document = openapi_document(settings)
     master_keys = deps.master_keys or (deps.codec.keys.master_keys if deps.codec else None)
     digests = (
         RequestDigests.from_master_keys(master_keys)
@@ -420,6 +420,16 @@ def create_app(deps: GatewayDeps) -> Starlette:
             "consultations": await deps.consultations.open_for(agency),
         }
 
+    async def read_one(
+        request: Request, agency: Agency, call: _AgencyCall
+    ) -> tuple[int, dict[str, Any]]:
+        try:
+            return 200, await deps.consultations.detail(
+                request.path_params["consultation_id"], agency
+            )
+        except ConsultationNotFound:
+            raise _Stop(404, "not_found") from None
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -431,6 +441,7 @@ def create_app(deps: GatewayDeps) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/v1/openapi.json", openapi, methods=["GET"]),
         agency_route("/v1/consultations", "GET", "list", list_open),
+        agency_route(base, "GET", "read", read_one),
         agency_route(
             f"{base}/acknowledge",
             "POST",

@@ -25,6 +25,7 @@ shredded between that read and the call (the codec raises `KeyDestroyed`) is the
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -53,6 +54,21 @@ class Refused(Exception):
     def conflict(self) -> bool:
         """A state conflict (409) rather than invalid input (422)."""
         return self.code.startswith("already_")
+
+
+def _utc(instant: object) -> str | None:
+    """An ISO instant as RFC 3339 in UTC (the API's form for every instant); None if absent."""
+    if not isinstance(instant, str):
+        return None
+    try:
+        return datetime.fromisoformat(instant).astimezone(UTC).isoformat()
+    except ValueError:
+        return None
+
+
+def _case_number(consultation_id: str) -> str:
+    parsed = parse_workflow_id(consultation_id)
+    return parsed.case_number if parsed is not None else ""
 
 
 def case_workflow_id(consultation_id: str) -> str:
@@ -161,18 +177,102 @@ class Consultations:
         except KeyDestroyed:
             raise ConsultationNotFound from None
 
+    async def detail(self, consultation_id: str, agency: Agency) -> dict[str, Any]:
+        """What ``agency`` was asked in the consultation and what was disclosed to it (the
+        workflow's start input: the request as pushed), and where it stands (its ``status``
+        query); `ConsultationNotFound` for another agency's, an unknown or a shredded one."""
+        await self._case_key(consultation_id)
+        status = await self._status(consultation_id)
+        if status.get("agency") != agency.value:
+            raise ConsultationNotFound
+        started = await self._start_input(consultation_id)
+        payload = started.get("payload")
+        request = payload if isinstance(payload, dict) else {}
+        outcome = status.get("outcome")
+        if outcome:
+            state = str(outcome)
+        elif status.get("acknowledged"):
+            state = "acknowledged"
+        else:
+            delivered = await self._delivered([consultation_id])
+            state = "delivered" if consultation_id in delivered else "requested"
+        deadline = started.get("deadline")
+        start = deadline.get("start") if isinstance(deadline, dict) else None
+        return {
+            "consultation_id": consultation_id,
+            "agency": agency.value,
+            "status": state,
+            "legal_basis": str(started.get("legal_basis", "")),
+            "acute": bool(request.get("acute", False)),
+            "contains_personal_data": bool(started.get("contains_personal_data", False)),
+            "disclosed_fields": [str(f) for f in started.get("disclosed_fields") or []],
+            "request": request,
+            "requested_at": _utc(start),
+            "target": _utc(status.get("target")),
+            "due": _utc(status.get("legal_latest")),
+        }
+
+    async def _status(self, consultation_id: str) -> dict[str, Any]:
+        try:
+            status = await self._client.get_workflow_handle(consultation_id).query(
+                "status", result_type=dict
+            )
+        except RPCError as exc:
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                raise ConsultationNotFound from None
+            raise
+        except KeyDestroyed:
+            raise ConsultationNotFound from None
+        if not isinstance(status, dict):
+            raise ConsultationNotFound
+        return status
+
+    async def _start_input(self, consultation_id: str) -> dict[str, Any]:
+        """The consultation workflow's start input, decoded (the codec decrypts it)."""
+        handle = self._client.get_workflow_handle(consultation_id)
+        try:
+            async for event in handle.fetch_history_events():
+                attributes = event.workflow_execution_started_event_attributes
+                decoded = await self._client.data_converter.decode(
+                    attributes.input.payloads, [dict]
+                )
+                first = decoded[0] if decoded else None
+                return first if isinstance(first, dict) else {}
+        except KeyDestroyed:
+            raise ConsultationNotFound from None
+        raise ConsultationNotFound
+
+    async def _delivered(self, consultation_ids: list[str]) -> set[str]:
+        """Which of the consultations their agency's system has accepted (the case's
+        ``ConsultationDelivered`` events; the ``open_consultations`` row does not say)."""
+        if not consultation_ids:
+            return set()
+        rows = await self._pool.fetch(
+            "SELECT DISTINCT data->>'consultation_id' AS consultation_id FROM events "
+            "WHERE type = 'ConsultationDelivered' AND case_id = ANY($1::text[]) "
+            "AND data->>'consultation_id' = ANY($2::text[])",
+            sorted({_case_number(c) for c in consultation_ids}),
+            consultation_ids,
+        )
+        return {r["consultation_id"] for r in rows}
+
     async def open_for(self, agency: Agency) -> list[dict[str, Any]]:
-        """The agency's open consultations from the projection: ids, status, basis, dates."""
+        """The agency's open consultations from the projection: ids, status, basis, dates.
+
+        ``status`` is ``requested`` until the agency's system has accepted the push, then
+        ``delivered``, then ``acknowledged``."""
         rows = await self._pool.fetch(
             "SELECT consultation_id, status, legal_basis, acute, requested_at, acknowledged_at, "
             "due FROM open_consultations WHERE agency = $1 ORDER BY due NULLS LAST, "
             "consultation_id",
             agency.value,
         )
+        requested = [r["consultation_id"] for r in rows if r["status"] == "requested"]
+        delivered = await self._delivered(requested)
         return [
             {
                 "consultation_id": r["consultation_id"],
-                "status": r["status"],
+                "status": "delivered" if r["consultation_id"] in delivered else r["status"],
                 "legal_basis": r["legal_basis"],
                 "acute": r["acute"],
                 "requested_at": r["requested_at"].isoformat(),

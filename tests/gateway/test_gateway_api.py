@@ -302,6 +302,7 @@ async def test_health_and_openapi_are_served(http: httpx.AsyncClient) -> None:
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == {
         "/v1/consultations",
+        "/v1/consultations/{consultation_id}",
         "/v1/consultations/{consultation_id}/acknowledge",
         "/v1/consultations/{consultation_id}/answer",
         "/v1/consultations/{consultation_id}/decline",

@@ -1,0 +1,249 @@
+"""The agency contract: what an agency can read of its consultation (and nothing of another's),
+``status`` once its system has the request, and an OpenAPI document that is valid OpenAPI 3.1
+and says what an integrator would otherwise guess (the push, the enums, ``due``, limits)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+import jsonschema_rs
+import pytest_asyncio
+from temporalio import workflow
+from temporalio.client import WorkflowHandle
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from activities.agencies import DeliverConsultationRequest
+from cases import AcknowledgeConsultation, Agency, LegalBasis
+from gateway.openapi import openapi_document
+from tests.gateway.conftest import Stack
+
+QUESTIONS = "Är Eleven Alva Lindqvist känd hos polisen?"
+DUE = "2026-12-09T23:59:59.999999+01:00"  # the end of 9 December in Stockholm (winter)
+
+
+@workflow.defn(name="ContractProbeConsultation")
+class ContractProbeConsultation:
+    """Started like the real consultation (its input's fields), answering the same
+    ``status`` query and ``acknowledge`` update."""
+
+    @workflow.init
+    def __init__(self, request: dict[str, Any]) -> None:
+        self._request = request
+        self._acknowledged = False
+
+    @workflow.run
+    async def run(self, request: dict[str, Any]) -> str:
+        await workflow.wait_condition(lambda: False)
+        return ""
+
+    @workflow.update(name="acknowledge")
+    async def acknowledge(self, command: AcknowledgeConsultation) -> str:
+        self._acknowledged = True
+        return "acknowledged"
+
+    @workflow.query(name="status")
+    def status(self) -> dict[str, object]:
+        deadline = self._request["deadline"]
+        return {
+            "consultation_id": self._request["consultation_id"],
+            "agency": self._request["agency"],
+            "acknowledged": self._acknowledged,
+            "outcome": None,
+            "target": deadline["target"],
+            "legal_latest": deadline["legal_latest"],
+            "rungs_raised": [],
+        }
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def contract_queue(stack: Stack) -> AsyncIterator[str]:
+    queue = f"contract-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        stack.client,
+        task_queue=queue,
+        workflows=[ContractProbeConsultation],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        yield queue
+
+
+async def _consultation(
+    stack: Stack, queue: str, agency: Agency
+) -> tuple[WorkflowHandle[Any, Any], dict[str, Any]]:
+    case_number = f"C-{uuid.uuid4().hex[:8]}"
+    consultation_id = f"case-{case_number}:consultation-1"
+    payload = {
+        "consultation_id": consultation_id,
+        "case_number": case_number,
+        "agency": agency.value,
+        "legal_basis": "osl_10_18a",
+        "acute": False,
+        "concern_category": "violent_extremist_environment",
+        "questions": QUESTIONS,
+    }
+    request = {
+        "consultation_id": consultation_id,
+        "case_workflow_id": f"case-{case_number}",
+        "case_number": case_number,
+        "agency": agency.value,
+        "legal_basis": "osl_10_18a",
+        "payload": payload,
+        "contains_personal_data": True,
+        "disclosed_fields": ["questions"],
+        "deadline": {
+            "start": "2026-12-02T10:15:00+01:00",
+            "target": DUE,
+            "legal_latest": DUE,
+        },
+        "schedule": [],
+    }
+    handle = await stack.client.start_workflow(
+        "ContractProbeConsultation", request, id=consultation_id, task_queue=queue
+    )
+    return handle, payload
+
+
+async def _delivered(stack: Stack, consultation_id: str) -> None:
+    case_number = consultation_id.removeprefix("case-").split(":")[0]
+    await stack.pool.execute(
+        "INSERT INTO events (event_id, case_id, version, type, schema_version, occurred_at, "
+        "actor, data) VALUES ($1, $2, 1, 'ConsultationDelivered', 1, now(), 'system', $3)",
+        uuid.uuid4(),
+        case_number,
+        json.dumps({"consultation_id": consultation_id, "delivered_at": "2026-12-02T09:16:00Z"}),
+    )
+
+
+async def test_the_owning_agency_reads_what_it_was_asked_and_disclosed_and_where_it_stands(
+    stack: Stack, http: httpx.AsyncClient, contract_queue: str
+) -> None:
+    handle, payload = await _consultation(stack, contract_queue, Agency.POLICE)
+    url = f"/v1/consultations/{handle.id}"
+
+    before = await http.get(url, headers=stack.auth(Agency.POLICE))
+    await _delivered(stack, handle.id)
+    delivered = await http.get(url, headers=stack.auth(Agency.POLICE))
+    await http.post(f"{url}/acknowledge", headers=stack.auth(Agency.POLICE))
+    acknowledged = await http.get(url, headers=stack.auth(Agency.POLICE))
+
+    assert before.status_code == 200, before.text
+    body = before.json()
+    assert body["request"] == payload and body["request"]["questions"] == QUESTIONS
+    assert body["disclosed_fields"] == ["questions"] and body["contains_personal_data"] is True
+    assert (body["agency"], body["legal_basis"]) == ("police", "osl_10_18a")
+    assert body["due"] == "2026-12-09T22:59:59.999999+00:00", "due is the instant, in UTC"
+    assert datetime.fromisoformat(body["due"]) == datetime.fromisoformat(DUE)
+    assert body["requested_at"] == "2026-12-02T09:15:00+00:00"
+    assert [before.json()["status"], delivered.json()["status"]] == ["requested", "delivered"]
+    assert acknowledged.json()["status"] == "acknowledged"
+
+
+async def test_another_agencys_consultation_reads_like_an_unknown_one(
+    stack: Stack, http: httpx.AsyncClient, contract_queue: str
+) -> None:
+    handle, _ = await _consultation(stack, contract_queue, Agency.POLICE)
+
+    foreign = await http.get(f"/v1/consultations/{handle.id}", headers=stack.auth(Agency.SCHOOL))
+    unknown = await http.get(
+        "/v1/consultations/case-NOPE-1:consultation-1", headers=stack.auth(Agency.SCHOOL)
+    )
+    anonymous = await http.get(f"/v1/consultations/{handle.id}")
+
+    assert foreign.status_code == unknown.status_code == 404
+    assert foreign.json().keys() == unknown.json().keys() == {"error", "request_id"}
+    assert foreign.json()["error"] == unknown.json()["error"] == "not_found"
+    assert QUESTIONS not in foreign.text
+    assert anonymous.status_code == 401
+
+
+async def test_the_list_says_delivered_once_the_agencys_system_has_the_request(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    await stack.pool.executemany(
+        "INSERT INTO open_consultations (case_id, consultation_id, agency, status, legal_basis, "
+        "acute, requested_at, due) VALUES ($1, $2, 'cve', 'requested', 'none', false, now(), "
+        "now() + interval '10 days')",
+        [("D-1", "case-D-1:consultation-1"), ("D-2", "case-D-2:consultation-1")],
+    )
+    await _delivered(stack, "case-D-1:consultation-1")
+
+    listed = (await http.get("/v1/consultations", headers=stack.auth(Agency.CVE))).json()
+
+    status = {c["consultation_id"]: c["status"] for c in listed["consultations"]}
+    assert status == {
+        "case-D-1:consultation-1": "delivered",
+        "case-D-2:consultation-1": "requested",
+    }
+
+
+def test_the_openapi_document_is_valid_openapi_3_1() -> None:
+    from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
+
+    document = json.loads(json.dumps(openapi_document()))
+
+    errors = [str(e) for e in OPENAPI_31_VALIDATOR.iter_errors(document)]
+    assert errors == []
+
+
+def _schema(document: dict[str, Any], name: str) -> jsonschema_rs.Validator:
+    root = {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
+    return jsonschema_rs.Draft202012Validator(root)
+
+
+def test_the_document_describes_the_push_to_the_agencys_system_and_its_reply_path() -> None:
+    document = openapi_document()
+    push = document["webhooks"]["consultationRequest"]["post"]
+    pushed = DeliverConsultationRequest(
+        consultation_id="case-X-1:consultation-1",
+        case_number="X-1",
+        agency=Agency.POLICE,
+        legal_basis=LegalBasis("osl_10_18a"),
+        payload={"questions": QUESTIONS},
+        contains_personal_data=True,
+    ).model_dump(mode="json", exclude={"agency"})  # exactly what HttpAgencySystem POSTs
+
+    assert _schema(document, "ConsultationPush").is_valid(pushed)
+    assert not _schema(document, "ConsultationPush").is_valid({**pushed, "agency": "police"})
+    assert "{base_url}/consultations" in push["description"]
+    assert "/v1/consultations/{consultation_id}/answer" in push["description"]
+    assert {"2XX", "4XX", "5XX"} <= set(push["responses"])
+    assert "notices" in document["webhooks"]["consultationNotice"]["post"]["description"]
+
+
+def test_the_document_enumerates_status_result_error_and_code() -> None:
+    schemas = openapi_document()["components"]["schemas"]
+
+    def values(model: str, field: str) -> set[str]:
+        prop = schemas[model]["properties"][field]
+        options = prop.get("anyOf", [prop])
+        return {v for o in options for v in o.get("enum", [])}
+
+    assert values("OpenConsultation", "status") == {"requested", "delivered", "acknowledged"}
+    assert values("ConsultationDetail", "status") >= {"delivered", "answered", "expired"}
+    assert values("ActionResult", "result") == {"acknowledged", "answered", "declined", "accepted"}
+    assert {"not_found", "conflict", "rate_limited", "idempotency_key_reused"} <= values(
+        "ErrorBody", "error"
+    )
+    assert {"already_answered", "authentication_failures"} <= values("ErrorBody", "code")
+
+
+def test_the_document_states_due_limits_pagination_and_the_acknowledge_rule(
+    stack: Stack,
+) -> None:
+    from gateway import GatewaySettings
+
+    settings = GatewaySettings(samverkan_gateway_rate_per_minute=42, samverkan_gateway_burst=7)
+    document = openapi_document(settings)
+    text = document["info"]["description"]
+    due = document["components"]["schemas"]["OpenConsultation"]["properties"]["due"]
+
+    assert "42 calls a minute" in text and "burst of 7" in text
+    assert "Pagination" in text and "Acknowledge before answering" in text
+    assert "UTC" in due["description"] and "Stockholm" in due["description"]
+    key = document["paths"]["/v1/consultations/{consultation_id}/answer"]["post"]["parameters"][1]
+    assert "Scope" in key["description"] and "Lifetime" in key["description"]
