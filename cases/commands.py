@@ -26,14 +26,20 @@ from cases.errors import Rejected
 from cases.models import (
     ACTOR_PATTERN,
     Agency,
+    ConcernCategory,
     ConsentScope,
     ConsultationOutcomeKind,
+    CourtFiling,
+    CustodyDecisionMaker,
     DomainModel,
     EscalationAction,
     InformationSource,
+    InformedParty,
     InvestigationOutcome,
     LegalBasis,
     OpenCase,
+    ReportChannel,
+    ReporterKind,
     Role,
     Subject,
     YoungAdultBasis,
@@ -116,6 +122,77 @@ class ConcludeInvestigation(DomainModel):
     """Conclude the investigation (avsluta utredning) with its outcome."""
 
     outcome: InvestigationOutcome
+    decided_by: Actor
+
+
+class DecideImmediateCustody(DomainModel):
+    """An immediate custody under LVU 6 § (omedelbart omhändertagande), as decided.
+
+    Starts the LVU 7 § week (the decision submitted to the administrative court, from the
+    day it was decided) and the LVU 8 § four weeks (the application for care, from the day
+    the custody was carried out); missing either ends the custody (LVU 9 §).
+    """
+
+    decision_maker: CustodyDecisionMaker = Field(
+        description="committee (socialnämnden), chair (ordföranden) or appointed_member"
+    )
+    decided_at: AwareDatetime = Field(description="when the decision was made")
+    carried_out_at: AwareDatetime | None = Field(
+        default=None,
+        description="when the custody was carried out; none yet: counted from decided_at",
+    )
+    decided_by: Actor
+
+
+class RecordCourtFiling(DomainModel):
+    """The custody decision was submitted to the court (LVU 7 §) or care applied for (8 §)."""
+
+    filing: CourtFiling
+    decided_by: Actor
+
+
+class GiveFeedback(DomainModel):
+    """Feedback to the mandatory reporter (återkoppling), the task `FeedbackDue` set."""
+
+    content: LongText  # personal: what the reporter was told
+    meeting_offered: bool = Field(description="whether the reporter was offered a meeting")
+    decided_by: Actor
+
+
+class RecordInformationGiven(DomainModel):
+    """A guardian or the young person was told that the investigation opened."""
+
+    party: InformedParty
+    decided_by: Actor
+
+
+class RecordChildViews(DomainModel):
+    """The child's views, or why the child was not heard (exactly one of the two)."""
+
+    views: LongText | None = None  # personal
+    reason_not_heard: LongText | None = None  # personal
+    decided_by: Actor
+
+
+class JoinReport(DomainModel):
+    """A new report about a young person already under investigation joins it."""
+
+    received_at: AwareDatetime
+    reporter_kind: ReporterKind
+    mandatory_reporter: bool
+    channel: ReportChannel = ReportChannel.UNKNOWN
+    concern_category: ConcernCategory
+    summary: LongText  # personal
+    decided_by: Actor
+
+
+class ExtendPreAssessment(DomainModel):
+    """More time for the pre-assessment for very exceptional reasons (synnerliga skäl),
+    decided by a unit manager (or head of division)."""
+
+    until: date
+    reasons: LongText  # personal
+    decided_by_role: Role
     decided_by: Actor
 
 
@@ -236,6 +313,13 @@ Command: TypeAlias = (
     | RequestConsultation
     | ExtendInvestigation
     | ConcludeInvestigation
+    | DecideImmediateCustody
+    | RecordCourtFiling
+    | GiveFeedback
+    | RecordInformationGiven
+    | RecordChildViews
+    | JoinReport
+    | ExtendPreAssessment
     | StartFollowUp
     | CloseCase
     | AddInformation

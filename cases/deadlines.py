@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pydantic import AwareDatetime, Field, model_validator
 
 from cases.models import (
+    NOT_MOVED_BY_CALENDAR,
     Agency,
     DeadlineKind,
     DomainModel,
@@ -163,6 +164,12 @@ def _target_date(
         return received + timedelta(days=limits.pre_assessment_days)
     if kind is DeadlineKind.INVESTIGATION:
         return add_months(received, limits.investigation_months)
+    if kind is DeadlineKind.CUSTODY_SUBMISSION:
+        return received + timedelta(days=limits.custody_submission_days)
+    if kind is DeadlineKind.CARE_APPLICATION:
+        return received + timedelta(days=limits.care_application_days)
+    if kind is DeadlineKind.FEEDBACK_TO_REPORTER:
+        return received + timedelta(days=limits.feedback_to_reporter_days)
     if agency is None:
         raise ValueError("a consultation deadline needs its agency")
     times = policy.consultation_times[agency]
@@ -190,7 +197,12 @@ def compute_deadline(
       practice, not law);
     - pre-assessment (förhandsbedömning): receipt day + 14 days;
     - investigation (utredning): opening day + 4 months, or ``until`` when an extension
-      decided a new last day;
+      decided a new last day (the pre-assessment too, for very exceptional reasons);
+    - LVU 7 § submission: the custody decision's day + 7 days; LVU 8 § application for
+      care: the day the custody was carried out + 28 days; neither moved by lag 1930:173
+      (the protective reading: missing one ends the custody, LVU 9 §);
+    - feedback to a mandatory reporter: the pre-assessment decision's day + the policy's
+      days (a local value until the statute's is confirmed);
 
     The deadline carries the legal reference of its rule in force on ``start``'s Stockholm
     date (`Policy.resolve`).
@@ -202,8 +214,8 @@ def compute_deadline(
     if start.tzinfo is None or start.utcoffset() is None:
         raise ValueError("start must be an aware datetime")
     target_day = _target_date(kind, start, policy=policy, agency=agency, acute=acute, until=until)
-    moved: tuple[str, ...] = ()  # "genast": the protection assessment is never moved
-    if kind is DeadlineKind.PROTECTION_ASSESSMENT:
+    moved: tuple[str, ...] = ()  # "genast", and LVU 7 § / 8 §: never moved (NOT_MOVED_BY_CALENDAR)
+    if kind in NOT_MOVED_BY_CALENDAR:
         legal_day = target_day
     else:
         legal_day, moved = next_working_day_on_or_after(target_day)
@@ -242,8 +254,8 @@ def suspend(deadline: Deadline, suspended_from: datetime, resumed_at: datetime) 
     suspension = Suspension(from_date=first, until_date=end, working_days=days)
     target_day = add_working_days(local_date(deadline.target), days)
     moved: tuple[str, ...] = ()
-    if deadline.kind is DeadlineKind.PROTECTION_ASSESSMENT:
-        legal_day = target_day  # "genast", as in `compute_deadline`
+    if deadline.kind in NOT_MOVED_BY_CALENDAR:
+        legal_day = target_day  # as in `compute_deadline`
     else:
         legal_day, moved = next_working_day_on_or_after(target_day)
     suspensions = (*deadline.suspensions, suspension)

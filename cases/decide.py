@@ -18,15 +18,22 @@ from cases.commands import (
     CloseCase,
     Command,
     ConcludeInvestigation,
+    DecideImmediateCustody,
     DecidePreAssessment,
     DeclineConsultation,
     ExtendInvestigation,
+    ExtendPreAssessment,
+    GiveFeedback,
     IdentifySubject,
+    JoinReport,
     RaiseEscalation,
     RecordBreach,
+    RecordChildViews,
+    RecordCourtFiling,
     RecordDeadline,
     RecordDelivery,
     RecordDisclosure,
+    RecordInformationGiven,
     RecordProtectionAssessment,
     ReportConsultationOutcome,
     RequestConsultation,
@@ -41,6 +48,16 @@ from cases.decide_consultations import (
     delivered,
 )
 from cases.decide_deadlines import breach, deadline_met, escalate, record_deadline, require_text
+from cases.decide_duties import (
+    child_views,
+    court_filing,
+    custody_lapsed,
+    extend_pre_assessment,
+    feedback,
+    immediate_custody,
+    information_given,
+    join_report,
+)
 from cases.envelope import DomainEvent
 from cases.errors import Rejected
 from cases.events import (
@@ -49,6 +66,7 @@ from cases.events import (
     ConsultationDeclined,
     ConsultationExpired,
     ExpiryCause,
+    FeedbackDue,
     FeedbackSent,
     FollowUpStarted,
     InformationAdded,
@@ -82,11 +100,20 @@ CONSENT_WAIT = "waiting_for_consent"
 
 
 def decide(
-    state: CaseState | None, command: Command, *, now: datetime, policy: Policy | None = None
+    state: CaseState | None,
+    command: Command,
+    *,
+    now: datetime,
+    policy: Policy | None = None,
+    feedback_task: bool = False,
 ) -> list[DomainEvent]:
     """The events ``command`` causes in a case at ``now``.
 
     ``state`` is None only for `OpenCase`. ``policy`` defaults to `Policy.default`.
+    ``feedback_task``: a pre-assessment for a mandatory reporter records `FeedbackDue`
+    (a task with its deadline, done by `GiveFeedback`) instead of `FeedbackSent` at once
+    (the case workflow's patch ``samverkan-feedback-task``; histories before it replay
+    with False).
 
     Raises:
         Rejected: the state or the law does not allow the command; the message names the
@@ -101,7 +128,7 @@ def decide(
         raise Rejected("case_already_opened", "case_number", "the case is already open")
     if state.state is S.CLOSED:
         raise Rejected("case_closed", None, "the case is closed and takes no more commands")
-    return _decide_open(state, command, now, rules)
+    return _decide_open(state, command, now, rules, feedback_task=feedback_task)
 
 
 ADULT_REFUSAL = (
@@ -129,15 +156,38 @@ def _refuse_adult(subject: Subject, received_at: datetime) -> None:
         raise Rejected("subject_21_or_older", "subject.birth_date", ADULT_REFUSAL)
 
 
-def check_new_decision(state: CaseState, command: Command) -> None:
+def check_new_decision(state: CaseState, command: Command, *, policy: Policy | None = None) -> None:
     """Rules that bind new decisions only (the case workflow's update validators call it;
     validators never run on replay, so decisions recorded before a rule still replay).
 
     Raises:
         Rejected: an investigation of an 18-to-20-year-old opened without
             ``young_adult_basis`` (the young person's consent, or LVU 3 §), or a basis given
-            for a child.
+            for a child; a decision not to investigate after an acute protection assessment
+            or while an immediate custody is in force; an investigation concluded without
+            the child's views (or why not heard), for a case received on or after
+            ``policy.duties.child_views_required_from``.
     """
+    rules = policy or Policy.default()
+    acute = bool(state.protection_acute) or state.custody_in_force
+    if isinstance(command, DecidePreAssessment) and not command.open_investigation and acute:
+        raise Rejected(
+            "acute_requires_investigation",
+            "open_investigation",
+            "the protection assessment was acute (or an immediate custody is in force): "
+            "the investigation opens at once (open_investigation: true)",
+        )
+    if (
+        isinstance(command, ConcludeInvestigation)
+        and not state.child_views_recorded
+        and local_date(state.received_at) >= rules.duties.child_views_required_from
+    ):
+        raise Rejected(
+            "child_views_required",
+            "views",
+            "record the child's views, or why the child was not heard (record_child_views), "
+            "before concluding the investigation",
+        )
     if isinstance(command, DecidePreAssessment) and command.open_investigation:
         young_adult = state.age_path is AgePath.YOUNG_ADULT
         if young_adult and command.young_adult_basis is None:
@@ -183,13 +233,27 @@ def _identify(state: CaseState, command: IdentifySubject, now: datetime) -> list
 
 
 def _decide_open(
-    state: CaseState, command: Command, now: datetime, rules: Policy
+    state: CaseState, command: Command, now: datetime, rules: Policy, *, feedback_task: bool
 ) -> list[DomainEvent]:
     match command:
         case RecordProtectionAssessment():
             return _protection(state, command, now)
         case DecidePreAssessment():
-            return _pre_assessment(state, command, now, rules)
+            return _pre_assessment(state, command, now, rules, feedback_task=feedback_task)
+        case DecideImmediateCustody():
+            return immediate_custody(state, command, now, rules)
+        case RecordCourtFiling():
+            return court_filing(state, command, now)
+        case GiveFeedback():
+            return feedback(state, command, now, rules)
+        case RecordInformationGiven():
+            return information_given(state, command, now)
+        case RecordChildViews():
+            return child_views(state, command, now)
+        case JoinReport():
+            return join_report(state, command, now)
+        case ExtendPreAssessment():
+            return extend_pre_assessment(state, command, now)
         case IdentifySubject():
             return _identify(state, command, now)
         case ExtendInvestigation():
@@ -250,7 +314,8 @@ def _decide_open(
         case RaiseEscalation():
             return escalate(state, command, now)
         case RecordBreach():
-            return breach(state, command, now)
+            breached = breach(state, command, now)
+            return [*breached, *custody_lapsed(state, breached, now, rules)]
         case RecordDisclosure():
             _, record = disclosure_for(
                 state,
@@ -303,7 +368,12 @@ def _protection(
 
 
 def _pre_assessment(
-    state: CaseState, command: DecidePreAssessment, now: datetime, rules: Policy
+    state: CaseState,
+    command: DecidePreAssessment,
+    now: datetime,
+    rules: Policy,
+    *,
+    feedback_task: bool = False,
 ) -> list[DomainEvent]:
     if state.state in PROTECTION_PENDING:
         raise Rejected(
@@ -334,7 +404,16 @@ def _pre_assessment(
         decision,
         *deadline_met(state, DeadlineKind.PRE_ASSESSMENT.value, now),
     ]
-    if state.mandatory_reporter:
+    if state.mandatory_reporter and feedback_task:
+        events.append(
+            FeedbackDue(
+                reporter_kind=state.reporter_kind,
+                investigation_opened=command.open_investigation,
+                legal_reference=rules.resolve("feedback_to_reporter", on=local_date(now)),
+                at=now,
+            )
+        )
+    elif state.mandatory_reporter:
         events.append(
             FeedbackSent(
                 reporter_kind=state.reporter_kind,

@@ -23,8 +23,11 @@ from cases.events import (
     DeadlineMet,
     DeadlineSet,
     EscalationRaised,
+    FeedbackDue,
+    ImmediateCustodyDecided,
     InvestigationExtended,
     InvestigationOpened,
+    PreAssessmentExtended,
 )
 from cases.models import (
     Agency,
@@ -57,13 +60,23 @@ def deadlines_at_report(state: CaseState) -> list[DeadlineToSet]:
 
 def deadlines_started_by(events: Iterable[DomainEvent], *, now: datetime) -> list[DeadlineToSet]:
     """The deadlines ``events`` start, running from ``now``, in the events' order: an opened
-    investigation its four months (SoL 11:2), an extension the new last day it decided."""
+    investigation its four months (SoL 11:2), an extension the new last day it decided
+    (the pre-assessment's too), feedback owed to a reporter its days, and an immediate
+    custody its LVU 7 § week (from the decision) and LVU 8 § four weeks (from when it was
+    carried out)."""
     started = []
     for event in events:
         if isinstance(event, InvestigationOpened):
             started.append(DeadlineToSet(DeadlineKind.INVESTIGATION, now))
         elif isinstance(event, InvestigationExtended):
             started.append(DeadlineToSet(DeadlineKind.INVESTIGATION, now, until=event.until))
+        elif isinstance(event, PreAssessmentExtended):
+            started.append(DeadlineToSet(DeadlineKind.PRE_ASSESSMENT, now, until=event.until))
+        elif isinstance(event, FeedbackDue):
+            started.append(DeadlineToSet(DeadlineKind.FEEDBACK_TO_REPORTER, now))
+        elif isinstance(event, ImmediateCustodyDecided):
+            started.append(DeadlineToSet(DeadlineKind.CUSTODY_SUBMISSION, event.decided_at))
+            started.append(DeadlineToSet(DeadlineKind.CARE_APPLICATION, event.carried_out_at))
     return started
 
 

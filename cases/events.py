@@ -28,8 +28,11 @@ from cases.models import (
     Agency,
     ConcernCategory,
     ConsentScope,
+    CourtFiling,
+    CustodyDecisionMaker,
     EscalationAction,
     InformationSource,
+    InformedParty,
     InvestigationOutcome,
     LegalBasis,
     ReportChannel,
@@ -131,11 +134,117 @@ class InvestigationDeclined(DomainEvent):
 
 class FeedbackSent(DomainEvent):
     """Feedback (återkoppling) to a mandatory reporter on whether an investigation was
-    opened (SoL 14:1 a–b). Names the reporter's kind, never the reporter."""
+    opened (SoL 14:1 a–b). Names the reporter's kind, never the reporter.
+
+    Version 2 adds what an officer gave as a task (`FeedbackDue`): ``content`` (personal),
+    whether a meeting was offered to the mandatory reporter, and ``decided_by``. Version 1
+    rows (recorded automatically with the pre-assessment) read with none of them.
+    """
+
+    schema_version: ClassVar[int] = 2
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"content"})
 
     reporter_kind: ReporterKind
     investigation_opened: bool
     legal_reference: LegalReference | None = None
+    content: str | None = None
+    meeting_offered: bool | None = None
+    decided_by: str | None = None
+    at: AwareDatetime
+
+
+class FeedbackDue(DomainEvent):
+    """Feedback to a mandatory reporter is owed: a task with its deadline
+    (``feedback_to_reporter``), met by `FeedbackSent`. Names the reporter's kind only."""
+
+    reporter_kind: ReporterKind
+    investigation_opened: bool
+    legal_reference: LegalReference | None = None
+    at: AwareDatetime
+
+
+class ImmediateCustodyDecided(DomainEvent):
+    """An immediate custody (omedelbart omhändertagande, LVU 6 §) was decided.
+
+    ``decided_at`` is when the decision was made (LVU 7 §'s week runs from its day),
+    ``carried_out_at`` when it was carried out (LVU 8 §'s four weeks run from its day; the
+    decision's moment when not yet known, the earlier and so protective start).
+    """
+
+    decision_maker: CustodyDecisionMaker
+    decided_by: str
+    decided_at: AwareDatetime
+    carried_out_at: AwareDatetime
+    legal_reference: LegalReference | None = None
+    at: AwareDatetime
+
+
+class CourtFilingMade(DomainEvent):
+    """The committee filed with the administrative court: the custody decision submitted
+    (LVU 7 §) or the application for care (LVU 8 §)."""
+
+    filing: CourtFiling
+    decided_by: str
+    at: AwareDatetime
+
+
+class ImmediateCustodyLapsed(DomainEvent):
+    """An immediate custody ended by law (LVU 9 §): the deadline ``deadline_key``
+    (``custody_submission`` or ``care_application``) passed without its filing."""
+
+    deadline_key: str
+    legal_reference: LegalReference | None = None
+    at: AwareDatetime
+
+
+class InformationGiven(DomainEvent):
+    """A guardian or the young person was told that an investigation opened."""
+
+    party: InformedParty
+    decided_by: str
+    at: AwareDatetime
+
+
+class ChildViewsRecorded(DomainEvent):
+    """The child's views (barnets inställning), or why the child was not heard."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"views", "reason_not_heard"})
+
+    heard: bool
+    views: str | None = None
+    reason_not_heard: str | None = None
+    decided_by: str
+    at: AwareDatetime
+
+
+class ReportJoined(DomainEvent):
+    """A new report of concern about the same young person joined the running
+    investigation: recorded, with no pre-assessment clock of its own."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"summary"})
+
+    report_number: int = Field(ge=2)
+    received_at: AwareDatetime
+    reporter_kind: ReporterKind
+    mandatory_reporter: bool
+    channel: ReportChannel = ReportChannel.UNKNOWN
+    concern_category: ConcernCategory
+    summary: str
+    decided_by: str
+    at: AwareDatetime
+
+
+class PreAssessmentExtended(DomainEvent):
+    """The pre-assessment was given longer than 14 days for very exceptional reasons
+    (synnerliga skäl), by a unit manager; ``late`` when decided after its legal latest."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset({"reasons"})
+
+    until: date
+    reasons: str
+    decided_by: str
+    decided_by_role: Role
+    late: bool = False
     at: AwareDatetime
 
 
@@ -493,3 +602,10 @@ def _deadline_set_v1_to_v2(data: JsonDict) -> JsonDict:
 def _investigation_extended_v1_to_v2(data: JsonDict) -> JsonDict:
     """v1 did not say whether the extension came after the deadline: read as not late."""
     return {**data, "late": False}
+
+
+@upcaster("FeedbackSent", 1)
+def _feedback_sent_v1_to_v2(data: JsonDict) -> JsonDict:
+    """v1 was recorded automatically with the pre-assessment: no content, no meeting
+    offered, decided by nobody."""
+    return {**data, "content": None, "meeting_offered": None, "decided_by": None}

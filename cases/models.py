@@ -198,6 +198,52 @@ class DeadlineKind(StrEnum):
     PRE_ASSESSMENT = "pre_assessment"
     INVESTIGATION = "investigation"
     CONSULTATION = "consultation"
+    CUSTODY_SUBMISSION = "custody_submission"
+    CARE_APPLICATION = "care_application"
+    FEEDBACK_TO_REPORTER = "feedback_to_reporter"
+
+
+#: Deadlines due on their own day and never moved to a working day by lag (1930:173): the
+#: protection assessment ("genast") and the LVU 7 § and 8 § limits, whose passing ends an
+#: immediate custody (LVU 9 §) — whether lag 1930:173 reaches them is not confirmed, so the
+#: protective reading is kept (docs/legal.md).
+NOT_MOVED_BY_CALENDAR = frozenset(
+    {
+        DeadlineKind.PROTECTION_ASSESSMENT,
+        DeadlineKind.CUSTODY_SUBMISSION,
+        DeadlineKind.CARE_APPLICATION,
+    }
+)
+
+#: The deadlines an immediate custody (LVU 6 §) starts; missing either ends it (LVU 9 §).
+CUSTODY_DEADLINES = frozenset({DeadlineKind.CUSTODY_SUBMISSION, DeadlineKind.CARE_APPLICATION})
+
+
+class CustodyDecisionMaker(StrEnum):
+    """Who decided an immediate custody under LVU 6 §: the social welfare committee
+    (socialnämnden), or when its decision cannot wait its chair (ordföranden) or another
+    member it has appointed (förordnad ledamot)."""
+
+    COMMITTEE = "committee"
+    CHAIR = "chair"
+    APPOINTED_MEMBER = "appointed_member"
+
+
+class CourtFiling(StrEnum):
+    """What the committee filed with the administrative court (förvaltningsrätten) about an
+    immediate custody: the decision submitted for review (underställning, LVU 7 §) or the
+    application for care (ansökan om vård, LVU 8 §)."""
+
+    CUSTODY_SUBMITTED = "custody_submitted"
+    CARE_APPLIED = "care_applied"
+
+
+class InformedParty(StrEnum):
+    """Who was told that an investigation opened: a guardian (vårdnadshavare) or the young
+    person."""
+
+    GUARDIAN = "guardian"
+    YOUNG_PERSON = "young_person"
 
 
 class LegalBasis(StrEnum):

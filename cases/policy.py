@@ -132,6 +132,29 @@ class TimeLimits(DomainModel):
     )
     pre_assessment_days: int = Field(default=14, ge=1)
     investigation_months: int = Field(default=4, ge=1)
+    custody_submission_days: int = Field(
+        default=7, ge=1, description="LVU 7 §: one week from the day the custody was decided"
+    )
+    care_application_days: int = Field(
+        default=28, ge=1, description="LVU 8 §: four weeks from the day it was carried out"
+    )
+    feedback_to_reporter_days: int = Field(
+        default=14,
+        ge=1,
+        description="feedback to a mandatory reporter, from the pre-assessment decision "
+        "(UNVERIFIED: prop. 2025/26:12 sets 'a set time'; the number is a local value)",
+    )
+
+
+class DutyRules(DomainModel):
+    """Duties checked on new decisions only (update validators).
+
+    ``child_views_required_from``: a case received on or after this day cannot conclude
+    its investigation before the child's views, or why the child was not heard, are
+    recorded; cases received before it (already running when the rule came) are not held.
+    """
+
+    child_views_required_from: date = date(2026, 12, 1)
 
 
 class ConsultationTime(DomainModel):
@@ -252,6 +275,72 @@ def _default_ladders() -> dict[DeadlineKind, tuple[Rung, ...]]:
                 action=EscalationAction.NOTIFY,
             ),
         ),
+        DeadlineKind.CUSTODY_SUBMISSION: _ladder(
+            Rung(
+                name="remind_officer",
+                anchor=Anchor.START,
+                offset=Offset(days=3, at=morning, roll_to_working_day=True),
+                role=Role.OFFICER,
+                action=EscalationAction.REMIND,
+            ),
+            Rung(
+                name="unit_manager",
+                anchor=Anchor.TARGET,
+                offset=Offset(at=morning),
+                role=Role.UNIT_MANAGER,
+                action=EscalationAction.NOTIFY,
+            ),
+            Rung(
+                name="custody_lapses",
+                anchor=Anchor.LEGAL_LATEST,
+                role=Role.HEAD_OF_DIVISION,
+                action=EscalationAction.DEVIATION_REPORT,
+            ),
+        ),
+        DeadlineKind.CARE_APPLICATION: _ladder(
+            Rung(
+                name="remind_officer",
+                anchor=Anchor.START,
+                offset=Offset(days=14, at=morning, roll_to_working_day=True),
+                role=Role.OFFICER,
+                action=EscalationAction.REMIND,
+            ),
+            Rung(
+                name="unit_manager",
+                anchor=Anchor.START,
+                offset=Offset(days=21, at=morning, roll_to_working_day=True),
+                role=Role.UNIT_MANAGER,
+                action=EscalationAction.NOTIFY,
+            ),
+            Rung(
+                name="last_day",
+                anchor=Anchor.TARGET,
+                offset=Offset(at=morning),
+                role=Role.HEAD_OF_DIVISION,
+                action=EscalationAction.NOTIFY,
+            ),
+            Rung(
+                name="custody_lapses",
+                anchor=Anchor.LEGAL_LATEST,
+                role=Role.HEAD_OF_DIVISION,
+                action=EscalationAction.DEVIATION_REPORT,
+            ),
+        ),
+        DeadlineKind.FEEDBACK_TO_REPORTER: _ladder(
+            Rung(
+                name="remind_officer",
+                anchor=Anchor.TARGET,
+                offset=Offset(at=morning),
+                role=Role.OFFICER,
+                action=EscalationAction.REMIND,
+            ),
+            Rung(
+                name="unit_manager",
+                anchor=Anchor.LEGAL_LATEST,
+                role=Role.UNIT_MANAGER,
+                action=EscalationAction.NOTIFY,
+            ),
+        ),
         DeadlineKind.CONSULTATION: _ladder(
             Rung(
                 name="remind_agency",
@@ -321,6 +410,18 @@ def _new_sol(chapter: int, section: str, *, verified: bool = False) -> LegalRefe
     )
 
 
+def _lvu(section: str, source: str) -> LegalReference:
+    """A paragraph of LVU (1990:52), read in secondary sources only (docs/legal.md)."""
+    return LegalReference(
+        act="LVU",
+        sfs="1990:52",
+        section=section,
+        valid_from=date(1990, 7, 1),
+        source=f"lag (1990:52) med särskilda bestämmelser om vård av unga {source}",
+        verified=False,
+    )
+
+
 def _default_legal_references() -> dict[str, tuple[LegalReference, ...]]:
     """The legal reference table: each rule's provisions, oldest first (docs/legal.md)."""
     since_2013 = date(2013, 1, 1)
@@ -334,6 +435,20 @@ def _default_legal_references() -> dict[str, tuple[LegalReference, ...]]:
             _old_sol(11, "1 a", since_2013, f"11 kap. 1 a § andra stycket; {_PROP_2012_13_10}"),
             _new_sol(20, "2"),
         ),
+        "pre_assessment_extension": (
+            _old_sol(
+                11,
+                "1 a",
+                since_2013,
+                f"11 kap. 1 a § andra stycket ('synnerliga skäl'); {_PROP_2012_13_10}",
+                verified=False,
+            ),
+            _new_sol(20, "2"),
+        ),
+        "lvu_6": (_lvu("6", "6 § (JO 534-2013, JO 7244-2015 on lagen.nu)"),),
+        "lvu_7": (_lvu("7", "7 § första stycket (Lawline; JO 534-2013 on lagen.nu)"),),
+        "lvu_8": (_lvu("8", "8 § (JO 7244-2015 on lagen.nu)"),),
+        "lvu_9": (_lvu("9", "9 § (Lawline; JO 534-2013 places the 7 § lapse in 7 §)"),),
         "investigation": (
             _old_sol(11, "2", since_2002, "11 kap. 2 § tredje stycket", verified=False),
             _new_sol(20, "9"),
@@ -413,6 +528,9 @@ DEADLINE_RULES: dict[DeadlineKind, str] = {
     DeadlineKind.PROTECTION_ASSESSMENT: "protection_assessment",
     DeadlineKind.PRE_ASSESSMENT: "pre_assessment",
     DeadlineKind.INVESTIGATION: "investigation",
+    DeadlineKind.CUSTODY_SUBMISSION: "lvu_7",
+    DeadlineKind.CARE_APPLICATION: "lvu_8",
+    DeadlineKind.FEEDBACK_TO_REPORTER: "feedback_to_reporter",
 }
 
 
@@ -421,6 +539,8 @@ def deadline_rule(kind: DeadlineKind, *, extended: bool = False) -> str | None:
     ``investigation_extension``); None for a consultation (a local agreement)."""
     if kind is DeadlineKind.INVESTIGATION and extended:
         return "investigation_extension"
+    if kind is DeadlineKind.PRE_ASSESSMENT and extended:
+        return "pre_assessment_extension"
     return DEADLINE_RULES.get(kind)
 
 
@@ -457,6 +577,7 @@ class Policy(DomainModel):
     )
     extension: ExtensionLimits = ExtensionLimits()
     retention: RetentionRules = RetentionRules()
+    duties: DutyRules = DutyRules()
     legal_references: dict[str, tuple[LegalReference, ...]] = Field(
         default_factory=_default_legal_references
     )
@@ -486,7 +607,7 @@ class Policy(DomainModel):
         fields = self.__dict__
         for name in _MAPPING_FIELDS:
             fields[name] = _PARTS.intern((name, mapping_key(fields[name])), fields[name])
-        for name in ("time_limits", "extension", "retention"):
+        for name in ("time_limits", "extension", "retention", "duties"):
             fields[name] = _PARTS.intern((name, fields[name]), fields[name])
         share_fields_set(self)
 
@@ -497,6 +618,7 @@ class Policy(DomainModel):
             self.time_limits,
             self.extension,
             self.retention,
+            self.duties,
             *(mapping_key(getattr(self, name)) for name in _MAPPING_FIELDS),
         )
 

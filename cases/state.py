@@ -19,6 +19,7 @@ from cases.disclosure import DisclosureStatement
 from cases.envelope import DomainEvent
 from cases.events import (
     CaseClosed,
+    ChildViewsRecorded,
     ClockResumed,
     ClockSuspended,
     ConsentChanged,
@@ -28,19 +29,26 @@ from cases.events import (
     ConsultationDelivered,
     ConsultationExpired,
     ConsultationRequested,
+    CourtFilingMade,
     DeadlineBreached,
     DeadlineMet,
     DeadlineSet,
     DisclosureRecorded,
     EscalationRaised,
+    FeedbackDue,
     FeedbackSent,
     FollowUpStarted,
+    ImmediateCustodyDecided,
+    ImmediateCustodyLapsed,
     InformationAdded,
+    InformationGiven,
     InvestigationConcluded,
     InvestigationDeclined,
     InvestigationExtended,
     InvestigationOpened,
+    PreAssessmentExtended,
     ProtectionAssessed,
+    ReportJoined,
     ReportReceived,
     SignalRejected,
     SubjectIdentified,
@@ -48,6 +56,7 @@ from cases.events import (
 )
 from cases.ids import parse_workflow_id
 from cases.models import (
+    CUSTODY_DEADLINES,
     Agency,
     AgePath,
     CaseStateName,
@@ -144,6 +153,15 @@ class CaseState(DomainModel):
     disclosure_count: int = 0
     rejected_signal_count: int = 0
     closed_at: AwareDatetime | None = None
+    custody_decided_at: AwareDatetime | None = None
+    custody_in_force: bool = False
+    custody_lapsed_key: str | None = None
+    court_filings: tuple[str, ...] = ()
+    feedback_owed: bool = False
+    informed_parties: tuple[str, ...] = ()
+    child_views_recorded: bool = False
+    joined_reports: int = 0
+    pre_assessment_extended_until: date | None = None
     version: int = 0
     last_event_at: AwareDatetime | None = None
 
@@ -174,6 +192,8 @@ class CaseState(DomainModel):
         case closed. A breached deadline is not settled: its later rungs still fire."""
         if self.state is CaseStateName.CLOSED:
             return True
+        if self.custody_lapsed_key not in (None, key) and key in CUSTODY_DEADLINES:
+            return True  # the custody ended on the other deadline: nothing left to file
         status = self.deadline_status.get(key)
         if status is not None and status.met_at is not None:
             return True
@@ -245,7 +265,7 @@ class CaseState(DomainModel):
             CaseStateName.RECEIVED: f"Make the protection assessment{by}",
             CaseStateName.PROTECTION_ASSESSMENT: f"Make the protection assessment{by}",
             CaseStateName.IMMEDIATE_PROTECTION: (
-                f"Protect the child now; decide whether to open an investigation{by}"
+                f"Protect the child now; open the investigation at once{by}"
             ),
             CaseStateName.PRE_ASSESSMENT: f"Decide whether to open an investigation{by}",
             CaseStateName.INVESTIGATION: f"Conclude the investigation{by}",
@@ -253,9 +273,28 @@ class CaseState(DomainModel):
             CaseStateName.FOLLOW_UP: "Close the case when the follow-up is done",
             CaseStateName.CLOSED: "Nothing: the case is closed",
         }[self.state]
+        if self.state is not CaseStateName.CLOSED:
+            words += "".join(f"; {duty}" for duty in self.open_duties())
         if waiting and self.state is not CaseStateName.CLOSED:
             words += f"; waiting for answers from {', '.join(waiting)}"
         return words + "."
+
+    def open_duties(self) -> list[str]:
+        """Duties recorded as owed and not yet done, in plain words (no personal data)."""
+        duties = []
+        if self.custody_in_force:
+            if "custody_submitted" not in self.court_filings:
+                duties.append("submit the immediate custody to the administrative court (LVU 7 §)")
+            if "care_applied" not in self.court_filings:
+                duties.append("apply for care under LVU (LVU 8 §)")
+        if self.feedback_owed:
+            duties.append("give feedback to the reporter and offer a meeting")
+        if self.state is CaseStateName.INVESTIGATION:
+            if not self.informed_parties:
+                duties.append("tell the guardian or the young person the investigation opened")
+            if not self.child_views_recorded:
+                duties.append("record the child's views or why they were not heard")
+        return duties
 
     def to_summary(self, now: datetime | None = None) -> dict[str, Any]:
         """The case as JSON with no personal data: state, deadlines, open consultations,
@@ -410,8 +449,38 @@ def _changes(state: CaseState, event: DomainEvent) -> dict[str, Any]:
             return {"subject": subject}
         case InvestigationDeclined():
             return {"state": CaseStateName.DECIDED}
-        case FeedbackSent() | InformationAdded():
+        case InformationAdded():
             return {}
+        case FeedbackSent():
+            return {"feedback_owed": False}
+        case FeedbackDue():
+            return {"feedback_owed": True}
+        case ImmediateCustodyDecided(decided_at=decided_at):
+            # a new custody decision (e.g. after one lapsed) starts its deadlines afresh
+            return {
+                "custody_decided_at": decided_at,
+                "custody_in_force": True,
+                "custody_lapsed_key": None,
+                "court_filings": (),
+                "deadline_status": {
+                    k: v for k, v in state.deadline_status.items() if k not in CUSTODY_DEADLINES
+                },
+                "escalations_raised": tuple(
+                    r for r in state.escalations_raised if r[0] not in CUSTODY_DEADLINES
+                ),
+            }
+        case CourtFilingMade(filing=filing):
+            return {"court_filings": (*state.court_filings, filing.value)}
+        case ImmediateCustodyLapsed(deadline_key=key):
+            return {"custody_in_force": False, "custody_lapsed_key": key}
+        case InformationGiven(party=party):
+            return {"informed_parties": (*state.informed_parties, party.value)}
+        case ChildViewsRecorded():
+            return {"child_views_recorded": True}
+        case ReportJoined():
+            return {"joined_reports": state.joined_reports + 1}
+        case PreAssessmentExtended(until=until):
+            return {"pre_assessment_extended_until": until}
         case InvestigationExtended(until=until, extension_number=number):
             return {"investigation_extended_until": until, "extension_count": number}
         case InvestigationConcluded(outcome=outcome):

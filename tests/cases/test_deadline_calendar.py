@@ -236,8 +236,8 @@ def test_add_working_days_skips_weekends_and_holidays() -> None:
 # -- properties ---------------------------------------------------------------------------
 
 days = st.dates(min_value=date(2024, 1, 1), max_value=date(2031, 12, 31))
-# not the protection assessment: due "genast", lag 1930:173 does not move it
-kinds = st.sampled_from([k for k in DeadlineKind if k is not DeadlineKind.PROTECTION_ASSESSMENT])
+# not the protection assessment ("genast") nor LVU 7 § / 8 §: lag 1930:173 does not move them
+kinds = st.sampled_from([k for k in DeadlineKind if k not in cases.models.NOT_MOVED_BY_CALENDAR])
 clocks = st.times()
 
 
