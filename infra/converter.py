@@ -31,15 +31,18 @@ from typing import Any, Generic, Self, TypeVar
 
 from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
+from temporalio.api.failure.v1 import Failure
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
     ActivitySerializationContext,
     CompositePayloadConverter,
     DataConverter,
+    DefaultFailureConverter,
     DefaultPayloadConverter,
     EncodingPayloadConverter,
     JSONPlainPayloadConverter,
     PayloadCodec,
+    PayloadConverter,
     SerializationContext,
     WithSerializationContext,
     WorkflowSerializationContext,
@@ -68,6 +71,20 @@ SCOPED_CACHE_SIZE = 1024
 One per case in flight: the worker caches at most 1,000 workflows, and a case evicted from
 the LRU costs one small object to build again, so 10,000 open cases stay bounded.
 """
+
+#: Application errors that are the case's rules refusing input, not faults: the Web UI and
+#: CLIs show them as one line (rule and field), without the worker's stack trace.
+DOMAIN_REFUSALS = frozenset(
+    {
+        "Rejected",
+        INVALID_INPUT,
+        PLAINTEXT_REFUSED,
+        FOREIGN_KEY_REFUSED,
+        "WrongWorkflowId",
+        "SubjectTooOld",
+        "CaseAlreadyExists",
+    }
+)
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -205,6 +222,19 @@ class SamverkanPayloadConverter(CompositePayloadConverter):
         return super().from_payloads(payloads, type_hints)
 
 
+class SamverkanFailureConverter(DefaultFailureConverter):
+    """The SDK's failure converter, dropping the stack trace of a domain refusal
+    (`DOMAIN_REFUSALS`): a rejected update reaches the Web UI and CLI as its one-line
+    message, never a trace with the worker's paths. Faults keep their traces."""
+
+    def to_failure(
+        self, exception: BaseException, payload_converter: PayloadConverter, failure: Failure
+    ) -> None:
+        super().to_failure(exception, payload_converter, failure)
+        if isinstance(exception, ApplicationError) and exception.type in DOMAIN_REFUSALS:
+            failure.stack_trace = ""
+
+
 @dataclasses.dataclass(frozen=True)
 class ScopedDataConverter(DataConverter):
     """A data converter that reuses its per-context copies instead of building one per payload.
@@ -259,7 +289,10 @@ class ScopedDataConverter(DataConverter):
         return decoded
 
 
-_BASE = ScopedDataConverter(payload_converter_class=SamverkanPayloadConverter)
+_BASE = ScopedDataConverter(
+    payload_converter_class=SamverkanPayloadConverter,
+    failure_converter_class=SamverkanFailureConverter,
+)
 
 
 def data_converter(codec: PayloadCodec | None = None) -> DataConverter:
@@ -271,5 +304,7 @@ def data_converter(codec: PayloadCodec | None = None) -> DataConverter:
     if codec is None:
         return _BASE
     return ScopedDataConverter(
-        payload_converter_class=SamverkanPayloadConverter, payload_codec=codec
+        payload_converter_class=SamverkanPayloadConverter,
+        failure_converter_class=SamverkanFailureConverter,
+        payload_codec=codec,
     )
