@@ -172,4 +172,7 @@ class CaseSummary(_Message):
     @classmethod
     def of(cls, state: CaseState, *, now: datetime) -> CaseSummary:
         """The summary of ``state`` at ``now``."""
-        return cls.model_validate(state.to_summary(now=now))
+        from workflows.presentation import calendar_allowed
+
+        with calendar_allowed():  # working days late read the holiday calendar
+            return cls.model_validate(state.to_summary(now=now))

@@ -7,9 +7,12 @@ can open the workflow, and metric labels are checked by `infra.metrics`.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from temporalio import workflow
 from temporalio.common import MetricMeter, SearchAttributeUpdate
 
 from cases import (
@@ -58,6 +61,22 @@ def _when(moment: datetime | None) -> str:
     )
 
 
+@contextlib.contextmanager
+def calendar_allowed() -> Iterator[None]:
+    """Let the holiday calendar be read for presentation (working days late) in a workflow.
+
+    The ``holidays`` package reads the locale when it builds a year, which the workflow
+    sandbox forbids. What it gives here goes only into current details and query answers,
+    never into a command, so replay does not depend on it (deadlines themselves are still
+    computed in a local activity).
+    """
+    if workflow.in_workflow():
+        with workflow.unsafe.sandbox_unrestricted():
+            yield
+    else:
+        yield
+
+
 def current_details(
     state: CaseState, *, now: datetime, pending: list[Deadline] | None = None
 ) -> str:
@@ -81,7 +100,8 @@ def current_details(
         )
         if deadline.legal_reference is not None:
             lines.append(f"**Law:** {deadline.legal_reference.label()}")
-    overdue = state.overdue_lines(now, pending)
+    with calendar_allowed():
+        overdue = state.overdue_lines(now, pending)
     if overdue:
         lines += ["", "**Overdue:**", *(f"- {line}" for line in overdue)]
     if pending:
