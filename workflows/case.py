@@ -31,11 +31,18 @@ with workflow.unsafe.imports_passed_through():
         CloseCase,
         ConcludeInvestigation,
         DeadlineKind,
+        DecideImmediateCustody,
         DecidePreAssessment,
         DomainEvent,
         ExtendInvestigation,
+        ExtendPreAssessment,
+        GiveFeedback,
+        JoinReport,
         OpenCase,
         Policy,
+        RecordChildViews,
+        RecordCourtFiling,
+        RecordInformationGiven,
         RecordProtectionAssessment,
         Rejected,
         RequestConsultation,
@@ -75,6 +82,11 @@ WRONG_WORKFLOW_ID = "WrongWorkflowId"
 #: or older, so every other run's commands are unchanged.
 AGE_CHECKED = "samverkan-age-checked"
 SUBJECT_TOO_OLD = "SubjectTooOld"
+#: Patch: a pre-assessment for a mandatory reporter records feedback as a task
+#: (``FeedbackDue`` and its ``feedback_to_reporter`` deadline, done by ``give_feedback``)
+#: instead of ``FeedbackSent`` at once. Asked for only when the reporter is mandatory, so
+#: every other pre-assessment's commands are unchanged.
+FEEDBACK_TASK = "samverkan-feedback-task"
 #: Patch: a run that finds its case already in the event store (a closed case started again,
 #: e.g. from the Web UI or ``temporal workflow start`` with id reuse allowed) ends at once with
 #: a non-retryable ``CaseAlreadyExists``, recording nothing. Asked for only when the opening
@@ -273,6 +285,90 @@ class CaseWorkflow:
         self._validate(command)
 
     @workflow.update(
+        name="extend_pre_assessment",
+        description="Give the pre-assessment more than 14 days for very exceptional reasons (synnerliga skäl); a unit manager decides.",
+    )
+    async def extend_pre_assessment(self, command: ExtendPreAssessment) -> CaseSummary:
+        await self._execute(command, actor=command.decided_by)
+        return self.summary()
+
+    @extend_pre_assessment.validator
+    def _validate_pre_assessment_extension(self, command: ExtendPreAssessment) -> None:
+        self._validate(command)
+
+    @workflow.update(
+        name="decide_immediate_custody",
+        description="Record an immediate custody (LVU 6 §); starts the LVU 7 § week and the LVU 8 § four weeks.",
+    )
+    async def decide_immediate_custody(self, command: DecideImmediateCustody) -> CaseSummary:
+        await self._execute(command, actor=command.decided_by)
+        return self.summary()
+
+    @decide_immediate_custody.validator
+    def _validate_custody(self, command: DecideImmediateCustody) -> None:
+        self._validate(command)
+
+    @workflow.update(
+        name="record_court_filing",
+        description="The custody submitted to the administrative court (LVU 7 §) or care applied for (LVU 8 §).",
+    )
+    async def record_court_filing(self, command: RecordCourtFiling) -> CaseSummary:
+        await self._execute(command, actor=command.decided_by)
+        return self.summary()
+
+    @record_court_filing.validator
+    def _validate_court_filing(self, command: RecordCourtFiling) -> None:
+        self._validate(command)
+
+    @workflow.update(
+        name="give_feedback",
+        description="Give the mandatory reporter feedback (content, meeting offered); meets the feedback task.",
+    )
+    async def give_feedback(self, command: GiveFeedback) -> CaseSummary:
+        await self._execute(command, actor=command.decided_by)
+        return self.summary()
+
+    @give_feedback.validator
+    def _validate_feedback(self, command: GiveFeedback) -> None:
+        self._validate(command)
+
+    @workflow.update(
+        name="record_information_given",
+        description="A guardian or the young person was told the investigation opened.",
+    )
+    async def record_information_given(self, command: RecordInformationGiven) -> CaseSummary:
+        await self._execute(command, actor=command.decided_by)
+        return self.summary()
+
+    @record_information_given.validator
+    def _validate_information_given(self, command: RecordInformationGiven) -> None:
+        self._validate(command)
+
+    @workflow.update(
+        name="record_child_views",
+        description="The child's views, or why the child was not heard.",
+    )
+    async def record_child_views(self, command: RecordChildViews) -> CaseSummary:
+        await self._execute(command, actor=command.decided_by)
+        return self.summary()
+
+    @record_child_views.validator
+    def _validate_child_views(self, command: RecordChildViews) -> None:
+        self._validate(command)
+
+    @workflow.update(
+        name="join_report",
+        description="A new report about the young person joins the running investigation; no new clock.",
+    )
+    async def join_report(self, command: JoinReport) -> CaseSummary:
+        await self._execute(command, actor=command.decided_by)
+        return self.summary()
+
+    @join_report.validator
+    def _validate_join_report(self, command: JoinReport) -> None:
+        self._validate(command)
+
+    @workflow.update(
         name="identify_subject",
         description="Identify a child registered without a personal identity number; deadlines keep running from receipt.",
     )
@@ -390,7 +486,7 @@ class CaseWorkflow:
         on = self._record.state if self._record.state is not None else cases.fold(self._opening)
         try:
             check_new_input(command)  # validators run on new updates only, never on replay
-            check_new_decision(on, command)
+            check_new_decision(on, command, policy=self._record.policy)
             self._record.decide(command, on=on)
         except Rejected as exc:
             raise rejection(exc) from None
@@ -400,11 +496,20 @@ class CaseWorkflow:
         await workflow.wait_condition(lambda: self._opened)
         async with self._lock:
             try:
-                events = self._record.decide(command)
+                events = self._record.decide(command, feedback_task=self._feedback_task(command))
             except Rejected as exc:
                 raise rejection(exc) from None
             await self._recording().record_step(events, actor=actor)
             return events
+
+    def _feedback_task(self, command: cases.Command) -> bool:
+        """Whether this pre-assessment records feedback as a task (patch ``FEEDBACK_TASK``,
+        asked only for a mandatory reporter's pre-assessment)."""
+        return (
+            isinstance(command, DecidePreAssessment)
+            and self.state.mandatory_reporter
+            and workflow.patched(FEEDBACK_TASK)
+        )
 
     # -- deadlines and escalation ---------------------------------------------------------
 

@@ -105,14 +105,19 @@ class CaseRecord:
         """The policy in force (the default until the recorded one is loaded)."""
         return self.policy if self.policy is not None else Policy.default()
 
-    def decide(self, command: cases.Command, *, on: CaseState | None = None) -> list[DomainEvent]:
-        """Decide ``command`` on the case as recorded, or ``on`` a state about to be.
+    def decide(
+        self, command: cases.Command, *, on: CaseState | None = None, feedback_task: bool = False
+    ) -> list[DomainEvent]:
+        """Decide ``command`` on the case as recorded, or ``on`` a state about to be
+        (``feedback_task``: see `cases.decide`).
 
         Raises:
             Rejected: the case refuses the command.
         """
         state = on if on is not None else self.state
-        return cases.decide(state, command, now=workflow.now(), policy=self.policy)
+        return cases.decide(
+            state, command, now=workflow.now(), policy=self.policy, feedback_task=feedback_task
+        )
 
     # -- the batched path: each step in one append ----------------------------------------
 

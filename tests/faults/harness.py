@@ -484,6 +484,7 @@ OPEN_INVESTIGATION = {
     "decided_by": "officer-1",
 }
 CONCLUDE = {"outcome": "intervention", "decided_by": "officer-1"}
+CHILD_VIEWS = {"views": "Wants to stay at school.", "decided_by": "officer-1"}
 CLOSE = {"reason": "Intervention decided and started.", "decided_by": "officer-1"}
 LEGAL_BASIS = {Agency.POLICE: "osl_10_18a", Agency.SCHOOL: "osl_10_2"}
 STATEMENT: dict[Agency, dict[str, Any]] = {

@@ -20,6 +20,7 @@ import pytest_asyncio
 from cases import Agency
 from tests.agencies.support import SimulatorAdmin
 from tests.faults.harness import (
+    CHILD_VIEWS,
     CLOSE,
     CONCLUDE,
     OPEN_INVESTIGATION,
@@ -79,6 +80,7 @@ async def test_three_workers_and_two_gateways_share_the_work_and_finish_every_ca
             return found == 1
 
         await wait_until(answered, what=f"answer for {number}", within=120, interval=0.5)
+        await update(client, number, "record_child_views", CHILD_VIEWS)
         await update(client, number, "conclude_investigation", CONCLUDE)
         await update(client, number, "close_case", CLOSE)
         result = await handle.result()

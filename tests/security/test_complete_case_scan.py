@@ -347,6 +347,9 @@ async def run(
 
         await eventually(answered, seconds=60)
         await handle.execute_update(
+            "record_child_views", {"views": "Vill gå kvar i skolan.", **officer}
+        )
+        await handle.execute_update(
             "conclude_investigation", {"outcome": "no_intervention", **officer}
         )
         await handle.execute_update("close_case", {"reason": "Avslutat.", **officer})

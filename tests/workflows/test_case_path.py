@@ -27,10 +27,12 @@ async def test_case_moves_through_assessments_into_investigation_and_records_eve
     case_number = handle.id.removeprefix("case-")
     stored = [e.type for e in await stack.store.read_case(case_number)]
     assert stored[0] == "ReportReceived"
-    assert {"ProtectionAssessed", "InvestigationOpened", "FeedbackSent", "DeadlineMet"} <= set(
+    assert {"ProtectionAssessed", "InvestigationOpened", "FeedbackDue", "DeadlineMet"} <= set(
         stored
     )
-    assert stored.count("DeadlineSet") == 3  # protection, pre-assessment, investigation
+    # protection, pre-assessment, investigation, and the feedback task (patch
+    # samverkan-feedback-task: the example's reporter is a mandatory one)
+    assert stored.count("DeadlineSet") == 4
     versions = [e.version for e in await stack.store.read_case(case_number)]
     assert versions == list(range(1, len(versions) + 1))
 
@@ -137,6 +139,9 @@ async def test_ordinary_case_runs_from_report_to_closing(stack: CaseStack) -> No
         {"open_investigation": True, "reasons": "Serious.", "decided_by": "officer-1"},
     )
     await handle.signal("add_information", {"source": "school", "information": "Absent twice."})
+    await handle.execute_update(
+        "record_child_views", {"views": "Wants support.", "decided_by": "officer-1"}
+    )
     await handle.execute_update(
         "conclude_investigation", {"outcome": "intervention", "decided_by": "officer-1"}
     )

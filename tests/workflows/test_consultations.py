@@ -72,6 +72,9 @@ async def test_police_answer_reaches_the_case_and_is_recorded_with_its_disclosur
     summary = await handle.query("summary")
     assert summary["open_consultations"] == []
     await handle.execute_update(
+        "record_child_views", {"views": "Agrees to the plan.", "decided_by": "officer-1"}
+    )
+    await handle.execute_update(
         "conclude_investigation", {"outcome": "sspf_plan", "decided_by": "officer-1"}
     )
     await handle.execute_update("close_case", {"reason": "Plan agreed.", "decided_by": "o-1"})

@@ -30,6 +30,10 @@ async def test_case_continues_as_new_and_carries_state_deadlines_and_raised_rung
         return sum(e.type == "InformationAdded" for e in envelopes) == 12
 
     await eventually(all_notes_recorded)
+    await latest.execute_update(
+        "record_child_views",
+        {"reason_not_heard": "Not heard in this test.", "decided_by": "officer-1"},
+    )
     summary = await latest.execute_update(
         "conclude_investigation", {"outcome": "no_intervention", "decided_by": "officer-1"}
     )

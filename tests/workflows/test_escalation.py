@@ -124,10 +124,15 @@ async def test_four_month_investigation_runs_in_seconds_and_breaches_once(
     summary = await handle.query("summary")
     assert summary["state"] == "investigation"
     assert summary["deadlines"]["investigation"]["status"] == "breached"
-    assert summary["overdue_count"] == 1
+    # and the feedback task, never done (the example's reporter is a mandatory one)
+    assert summary["deadlines"]["feedback_to_reporter"]["status"] == "breached"
+    assert summary["overdue_count"] == 2
     raised = await _escalations(stack, handle.id.removeprefix("case-"))
     assert raised[("investigation", 0)] == 1  # extension decision due at three months
     assert raised[("investigation", 1)] == 1  # breach: head of division
+    await handle.execute_update(
+        "record_child_views", {"views": "Wants help.", "decided_by": "officer-1"}
+    )
     await handle.execute_update(
         "conclude_investigation", {"outcome": "intervention", "decided_by": "officer-1"}
     )
@@ -160,6 +165,9 @@ async def test_extension_moves_the_investigation_deadline_and_is_recorded(
     types = await stored_types(stack, handle)
     assert types.count("InvestigationExtended") == 1
     assert types[-1] == "DeadlineSet"
+    await handle.execute_update(
+        "record_child_views", {"views": "Wants help.", "decided_by": "officer-1"}
+    )
     await handle.execute_update(
         "conclude_investigation", {"outcome": "no_intervention", "decided_by": "officer-1"}
     )
