@@ -62,7 +62,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
     )
     from workflows.recording import BATCHED_APPENDS, SYSTEM_ACTOR, CaseRecord, RecordingPath
-    from workflows.waiting import wait_until
+    from workflows.waiting import SteadyWait, wait_until
 
 __all__ = ["BATCHED_APPENDS", "RUN_OPTIONS_MEMO", "SYSTEM_ACTOR", "CaseWorkflow"]
 
@@ -93,6 +93,9 @@ FEEDBACK_TASK = "samverkan-feedback-task"
 #: append finds the stream taken, so every other run's commands are unchanged.
 CASE_EXISTS_CHECKED = "samverkan-case-exists-checked"
 CASE_ALREADY_EXISTS = "CaseAlreadyExists"
+#: Patch: the case's wait keeps its timer while its wake-up time stays (`SteadyWait`); before,
+#: every wake (a signal, an update, a step) cancelled the timer and started the same one again.
+STEADY_WAIT = "samverkan-steady-wait"
 #: Timeline entries a continued run carries (payloads have a size limit); the whole case
 #: file is always in the event store.
 TIMELINE_CARRIED = 1_000
@@ -127,6 +130,7 @@ class CaseWorkflow:
         self._opened = carried is not None
         self._duplicate = False  # a second start of a case that exists (`_refuse_existing_case`)
         self._lock = asyncio.Lock()
+        self._wait = SteadyWait(IDLE_WAKE_UP)
 
     @staticmethod
     def _open(case: OpenCase) -> list[DomainEvent]:
@@ -159,11 +163,18 @@ class CaseWorkflow:
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._case, memo={RUN_OPTIONS_MEMO: self._carry_over()})
-            await wait_until(
-                lambda: self._record.changed or bool(self._inbox) or self._closed(),
-                self._next_wake_up(),
-                self._waiting_for(),
-            )
+            if workflow.patched(STEADY_WAIT):
+                await self._wait.until(
+                    lambda: self._record.changed or bool(self._inbox) or self._closed(),
+                    self._wake_up_due(),
+                    self._waiting_for(),
+                )
+            else:
+                await wait_until(
+                    lambda: self._record.changed or bool(self._inbox) or self._closed(),
+                    self._next_wake_up(),
+                    self._waiting_for(),
+                )
             self._record.changed = False
         await self._process_inbox()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -450,7 +461,7 @@ class CaseWorkflow:
 
     @workflow.signal(
         name="consultation_report",
-        description="A consultation reports delivery, acknowledgement, answer, decline, escalation or expiry.",
+        description="internal: sent by consultation workflows, not for operators (delivery, acknowledgement, answer, decline, escalation or expiry).",
     )
     def consultation_report(self, report: Any) -> None:
         self._inbox.append({"signal": "consultation_report", "body": report})
@@ -550,10 +561,15 @@ class CaseWorkflow:
                 if events:
                     await steps.notify_escalation(self.state.case_number, rung)
 
-    def _next_wake_up(self) -> datetime:
+    def _wake_up_due(self) -> datetime | None:
+        """When the next rung fires or deadline is breached; None when nothing is due."""
         moments = [rung.fire_at for rung in self._pending_rungs()[:1]]
         moments += [d.legal_latest + timedelta(seconds=1) for d in self._unbreached()]
-        return min(moments, default=workflow.now() + IDLE_WAKE_UP)
+        return min(moments, default=None)
+
+    def _next_wake_up(self) -> datetime:
+        due = self._wake_up_due()
+        return due if due is not None else workflow.now() + IDLE_WAKE_UP
 
     def _waiting_for(self) -> str:
         pending = self._pending_rungs()
