@@ -75,7 +75,7 @@ async def test_acute_custody_runs_its_lvu_deadlines_and_lapses_when_care_is_not_
     assert not any(key == "custody_submission" for key, _ in raised)  # met in time
     filing = {"filing": "care_applied", "decided_by": "officer-1"}
     assert await _refused(handle, "record_court_filing", filing) == "custody_lapsed"
-    await record_history(handle, "case-acute-custody-lapsed")
+    await record_history(handle, "case-acute-custody-lapsed-batched-appends")
 
 
 async def test_feedback_is_a_task_and_the_duties_are_recorded_before_concluding(
@@ -121,7 +121,7 @@ async def test_feedback_is_a_task_and_the_duties_are_recorded_before_concluding(
     timeline = await handle.query("timeline")
     sent = next(e for e in timeline if e["type"] == "FeedbackSent")
     assert "content" not in sent["data"] and sent["data"]["meeting_offered"] is True
-    await record_history(handle, "case-feedback-task")
+    await record_history(handle, "case-feedback-task-batched-appends")
 
 
 async def test_a_joined_report_starts_no_clock(stack: CaseStack) -> None:
@@ -153,7 +153,7 @@ async def test_a_joined_report_starts_no_clock(stack: CaseStack) -> None:
     assert types.count("DeadlineSet") == 3  # protection, pre-assessment, investigation
     timeline = await handle.query("timeline")
     assert "summary" not in timeline[-1]["data"]
-    await record_history(handle, "case-report-joined")
+    await record_history(handle, "case-report-joined-batched-appends")
 
 
 async def test_a_unit_manager_extends_the_pre_assessment(stack: CaseStack) -> None:
@@ -179,4 +179,4 @@ async def test_a_unit_manager_extends_the_pre_assessment(stack: CaseStack) -> No
     moved = summary["deadlines"]["pre_assessment"]
     assert moved["target"].startswith(until) and moved["legal_latest"] > old_latest
     assert "PreAssessmentExtended" in await stored_types(stack, handle)
-    await record_history(handle, "case-pre-assessment-extended")
+    await record_history(handle, "case-pre-assessment-extended-batched-appends")
