@@ -7,6 +7,9 @@ from pathlib import Path
 
 import typer
 
+#: Exit code when histories could not be decrypted (and none diverged).
+CANNOT_DECRYPT = 3
+
 
 def register(app: typer.Typer) -> None:
     """Add ``replay`` to ``app``."""
@@ -24,7 +27,12 @@ def register(app: typer.Typer) -> None:
             None, "--query", "-q", help="Fetch every workflow matching this visibility query."
         ),
     ) -> None:
-        """Replay histories and print OK or the first divergence for each; exit 1 on any failure."""
+        """Replay histories and print OK or the first divergence for each.
+
+        Exit 0 when all replay clean, 1 when any diverged, 3 when none diverged but some
+        cannot be decrypted here (a missing master key or a shredded key: not replayed),
+        2 for bad input or an unreachable server.
+        """
         from samverkan import replay as replay_module
 
         async def run() -> list[replay_module.ReplayOutcome]:
@@ -59,9 +67,15 @@ def register(app: typer.Typer) -> None:
             if outcome.ok:
                 typer.echo(f"OK    {outcome.workflow_id}  ({outcome.source})")
             else:
+                label = "SKIP" if outcome.undecryptable else "FAIL"
                 typer.echo(
-                    f"FAIL  {outcome.workflow_id}  ({outcome.source})\n      {outcome.error}"
+                    f"{label}  {outcome.workflow_id}  ({outcome.source})\n      {outcome.error}"
                 )
-        failed = sum(1 for o in outcomes if not o.ok)
-        typer.echo(f"{len(outcomes) - failed} replayed clean, {failed} diverged")
-        raise typer.Exit(1 if failed else 0)
+        diverged = sum(1 for o in outcomes if o.diverged)
+        undecryptable = sum(1 for o in outcomes if o.undecryptable)
+        clean = len(outcomes) - diverged - undecryptable
+        summary = f"{clean} replayed clean, {diverged} diverged"
+        if undecryptable:
+            summary += f", {undecryptable} cannot be decrypted (not replayed)"
+        typer.echo(summary)
+        raise typer.Exit(1 if diverged else CANNOT_DECRYPT if undecryptable else 0)
