@@ -64,9 +64,11 @@ def test_each_pending_line_names_a_deadline_and_gives_its_own_date() -> None:
     for line in lines:
         name, due = re.fullmatch(rf"(.+) due {DATE}", line).groups()  # type: ignore[union-attr]
         assert named[name].due.isoformat() == due
-    assert lines[0] == "Answer from school (consultation 1) due " + named[
-        "Answer from school (consultation 1)"
-    ].due.isoformat()
+    assert (
+        lines[0]
+        == "Answer from school (consultation 1) due "
+        + named["Answer from school (consultation 1)"].due.isoformat()
+    )
 
 
 def test_overdue_lines_say_which_deadline_and_how_many_working_days_late() -> None:
