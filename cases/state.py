@@ -353,6 +353,9 @@ _DEADLINE_NAMES = {
     DeadlineKind.PROTECTION_ASSESSMENT: "Protection assessment",
     DeadlineKind.PRE_ASSESSMENT: "Pre-assessment",
     DeadlineKind.INVESTIGATION: "Investigation",
+    DeadlineKind.CUSTODY_SUBMISSION: "Custody submitted to the court (LVU 7 §)",
+    DeadlineKind.CARE_APPLICATION: "Application for care (LVU 8 §)",
+    DeadlineKind.FEEDBACK_TO_REPORTER: "Feedback to the reporter",
 }
 
 

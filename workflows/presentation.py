@@ -37,7 +37,7 @@ from workflows.search_attributes import (
 _STATE_WORDS = {
     "received": "Report of concern received",
     "protection_assessment": "Protection assessment (skyddsbedömning) under way",
-    "immediate_protection": "Acute: immediate protection decided",
+    "immediate_protection": "Acute: protect the child and open the investigation at once",
     "pre_assessment": "Pre-assessment (förhandsbedömning) under way",
     "investigation": "Investigation (utredning) open",
     "decided": "Investigation concluded",
@@ -100,6 +100,13 @@ def current_details(
         )
         if deadline.legal_reference is not None:
             lines.append(f"**Law:** {deadline.legal_reference.label()}")
+    if state.custody_in_force:
+        lines.append("**Immediate custody (LVU 6 §):** in force")
+    elif state.custody_lapsed_key is not None:
+        lines.append(
+            "**Immediate custody (LVU 6 §):** ended by law (LVU 9 §), "
+            f"{state.custody_lapsed_key.replace('_', ' ')} missed"
+        )
     with calendar_allowed():
         overdue = state.overdue_lines(now, pending)
     if overdue:

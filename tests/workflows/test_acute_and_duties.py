@@ -180,3 +180,34 @@ async def test_a_unit_manager_extends_the_pre_assessment(stack: CaseStack) -> No
     assert moved["target"].startswith(until) and moved["legal_latest"] > old_latest
     assert "PreAssessmentExtended" in await stored_types(stack, handle)
     await record_history(handle, "case-pre-assessment-extended-batched-appends")
+
+
+def test_the_web_ui_details_say_whether_a_custody_is_in_force_or_ended() -> None:
+    from datetime import datetime
+
+    import cases
+    from tests.cases.case_builders import STHLM, Case
+    from workflows.presentation import current_details
+
+    case = Case()
+    case.assess(acute=True)
+    details = current_details(case.s, now=case.now)
+    assert "open the investigation at once" in details and "LVU 6" not in details
+    case.do(
+        cases.DecideImmediateCustody(
+            decision_maker=cases.CustodyDecisionMaker.COMMITTEE,
+            decided_at=case.now,
+            decided_by="chair-1",
+        )
+    )
+    details = current_details(case.s, now=case.now)
+    assert "**Immediate custody (LVU 6 §):** in force" in details
+    assert "submit the immediate custody to the administrative court (LVU 7 §)" in details
+    deadline = case.set_deadline(cases.DeadlineKind.CUSTODY_SUBMISSION, case.now)
+    case.do(
+        cases.RecordBreach(deadline_key="custody_submission"),
+        after=deadline.legal_latest - case.now + timedelta(seconds=1),
+    )
+    details = current_details(case.s, now=datetime(2026, 3, 10, 12, 0, tzinfo=STHLM))
+    assert "ended by law (LVU 9 §), custody submission missed" in details
+    assert "Testperson" not in details
