@@ -102,8 +102,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-#: Commands that start parts of a stack take their settings from their own environment.
-_STACK_COMMANDS = {"dev"}
+#: Commands that start parts of a stack take their settings from their own environment;
+#: ``deadline`` computes from the calendar alone (and must start fast).
+_STACK_COMMANDS = {"dev", "deadline"}
 #: Operator commands that use a running stack's Temporal, database or keys.
 _STACK_USERS = {"replay", "migrate", "verify", "projections", "agency", "keys", "cases"}
 
