@@ -36,6 +36,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cases import Agency
 from cases.ids import parse_workflow_id
+from cases.workdays import STOCKHOLM
 from infra.keys import KeyDestroyed, PostgresDataKeyStore, StoredKey, scope_for_workflow_id
 
 
@@ -56,14 +57,32 @@ class Refused(Exception):
         return self.code.startswith("already_")
 
 
+def _instant(instant: object) -> datetime | None:
+    """An ISO instant with an offset (a naive one is not an instant); None if absent."""
+    if isinstance(instant, datetime):
+        parsed = instant
+    elif isinstance(instant, str):
+        try:
+            parsed = datetime.fromisoformat(instant)
+        except ValueError:
+            return None
+    else:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
 def _utc(instant: object) -> str | None:
-    """An ISO instant as RFC 3339 in UTC (the API's form for every instant); None if absent."""
-    if not isinstance(instant, str):
-        return None
-    try:
-        return datetime.fromisoformat(instant).astimezone(UTC).isoformat()
-    except ValueError:
-        return None
+    """An instant as RFC 3339 in UTC, with its offset (+00:00): the API's form for every
+    instant; None if absent."""
+    parsed = _instant(instant)
+    return parsed.astimezone(UTC).isoformat() if parsed is not None else None
+
+
+def _stockholm_date(instant: object) -> str | None:
+    """The Swedish local date (YYYY-MM-DD) on which an instant falls: a deadline's last day,
+    since ``due`` is the end of that day in Stockholm; None if absent."""
+    parsed = _instant(instant)
+    return parsed.astimezone(STOCKHOLM).date().isoformat() if parsed is not None else None
 
 
 def _case_number(consultation_id: str) -> str:
@@ -210,6 +229,7 @@ class Consultations:
             "requested_at": _utc(start),
             "target": _utc(status.get("target")),
             "due": _utc(status.get("legal_latest")),
+            "due_date": _stockholm_date(status.get("legal_latest")),
         }
 
     async def _status(self, consultation_id: str) -> dict[str, Any]:
@@ -257,7 +277,8 @@ class Consultations:
         return {r["consultation_id"] for r in rows}
 
     async def open_for(self, agency: Agency) -> list[dict[str, Any]]:
-        """The agency's open consultations from the projection: ids, status, basis, dates.
+        """The agency's open consultations from the projection: ids, status, basis, dates
+        (instants in UTC with their offset; ``due_date`` the due day in Stockholm).
 
         ``status`` is ``requested`` until the agency's system has accepted the push, then
         ``delivered``, then ``acknowledged``."""
@@ -275,11 +296,10 @@ class Consultations:
                 "status": "delivered" if r["consultation_id"] in delivered else r["status"],
                 "legal_basis": r["legal_basis"],
                 "acute": r["acute"],
-                "requested_at": r["requested_at"].isoformat(),
-                "acknowledged_at": r["acknowledged_at"].isoformat()
-                if r["acknowledged_at"]
-                else None,
-                "due": r["due"].isoformat() if r["due"] else None,
+                "requested_at": _utc(r["requested_at"]),
+                "acknowledged_at": _utc(r["acknowledged_at"]),
+                "due": _utc(r["due"]),
+                "due_date": _stockholm_date(r["due"]),
             }
             for r in rows
         ]

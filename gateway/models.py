@@ -47,8 +47,18 @@ class InformationBody(BaseModel):
 _DUE = (
     "When the answer is due: an RFC 3339 instant in UTC, the end (23:59:59.999999) of the last "
     "day of the answer time in Stockholm local time, e.g. 2026-12-09T22:59:59.999999+00:00 in "
-    "winter (UTC+1) or 21:59:59.999999+00:00 in summer. Null while no deadline is set."
+    "winter (UTC+1) or 21:59:59.999999+00:00 in summer. Null while no deadline is set. Its "
+    "Stockholm day is due_date."
 )
+_DUE_DATE = (
+    "The last day of the answer time as a Swedish local date (Europe/Stockholm), "
+    "e.g. 2026-12-09: the day in Stockholm on which due falls. Null when due is."
+)
+
+#: Every instant of a response: RFC 3339 with its offset from UTC (the gateway gives +00:00).
+Instant = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+#: A calendar day in Stockholm, ISO 8601 (YYYY-MM-DD).
+LocalDate = Annotated[str, Field(json_schema_extra={"format": "date"})]
 
 #: Where a consultation stands for its agency. ``requested``: being delivered to your system
 #: (the push may be retried); ``delivered``: your system accepted the push; ``acknowledged``:
@@ -74,9 +84,10 @@ class OpenConsultation(BaseModel):
     status: OpenStatus
     legal_basis: str
     acute: bool
-    requested_at: str
-    acknowledged_at: str | None
-    due: str | None = Field(description=_DUE)
+    requested_at: Instant
+    acknowledged_at: Instant | None
+    due: Instant | None = Field(description=_DUE)
+    due_date: LocalDate | None = Field(description=_DUE_DATE)
 
 
 class ConsultationDetail(BaseModel):
@@ -96,9 +107,10 @@ class ConsultationDetail(BaseModel):
         description="The request as pushed to the agency's system (its payload): ids, legal "
         "basis, concern category, the questions and the disclosed fields' values."
     )
-    requested_at: str | None
-    target: str | None = Field(description="The agreed answer time (same form as due).")
-    due: str | None = Field(description=_DUE)
+    requested_at: Instant | None
+    target: Instant | None = Field(description="The agreed answer time (same form as due).")
+    due: Instant | None = Field(description=_DUE)
+    due_date: LocalDate | None = Field(description=_DUE_DATE)
 
 
 class ConsultationList(BaseModel):

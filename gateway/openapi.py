@@ -70,8 +70,10 @@ retried), `delivered` (your system accepted it), `acknowledged`; once ended: `an
 `answered`, `declined`, or `accepted` (information, queued for the case). **error** is a \
 stable word, **code** its detail (see ErrorBody).
 
-**due** is an instant in UTC (RFC 3339): the end of the last answer day in Stockholm \
-(23:59:59.999999 Europe/Stockholm), e.g. `2026-12-09T22:59:59.999999+00:00` for 9 December.
+**Times.** Every instant (`requested_at`, `acknowledged_at`, `target`, `due`) is RFC 3339 \
+with its offset from UTC, given in UTC (`+00:00`). **due** is the end of the last answer day \
+in Stockholm (23:59:59.999999 Europe/Stockholm), e.g. `2026-12-09T22:59:59.999999+00:00` \
+for 9 December; **due_date** is that day as a Swedish local date, `2026-12-09`.
 
 **Rate limits.** Per agency {rate:g} calls a minute sustained with a burst of {burst} on \
 top (a token bucket); beyond it 429 `rate_limited` with `Retry-After` (seconds). Failed \
@@ -252,7 +254,7 @@ def openapi_document(settings: GatewaySettings | None = None) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "Samverkan agency gateway",
-            "version": "1.1.0",
+            "version": "1.2.0",
             "description": description,
         },
         "webhooks": _webhooks(),

@@ -1,13 +1,14 @@
 """The agency contract: what an agency can read of its consultation (and nothing of another's),
-``status`` once its system has the request, and an OpenAPI document that is valid OpenAPI 3.1
-and says what an integrator would otherwise guess (the push, the enums, ``due``, limits)."""
+``status`` once its system has the request, times with their offset and the deadline's
+Swedish local date (``due_date``), and an OpenAPI document that is valid OpenAPI 3.1 and says
+what an integrator would otherwise guess (the push, the enums, ``due``, limits)."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -73,7 +74,7 @@ async def contract_queue(stack: Stack) -> AsyncIterator[str]:
 
 
 async def _consultation(
-    stack: Stack, queue: str, agency: Agency
+    stack: Stack, queue: str, agency: Agency, due: str = DUE
 ) -> tuple[WorkflowHandle[Any, Any], dict[str, Any]]:
     case_number = f"C-{uuid.uuid4().hex[:8]}"
     consultation_id = f"case-{case_number}:consultation-1"
@@ -97,8 +98,8 @@ async def _consultation(
         "disclosed_fields": ["questions"],
         "deadline": {
             "start": "2026-12-02T10:15:00+01:00",
-            "target": DUE,
-            "legal_latest": DUE,
+            "target": due,
+            "legal_latest": due,
         },
         "schedule": [],
     }
@@ -139,6 +140,7 @@ async def test_the_owning_agency_reads_what_it_was_asked_and_disclosed_and_where
     assert body["due"] == "2026-12-09T22:59:59.999999+00:00", "due is the instant, in UTC"
     assert datetime.fromisoformat(body["due"]) == datetime.fromisoformat(DUE)
     assert body["requested_at"] == "2026-12-02T09:15:00+00:00"
+    assert body["due_date"] == "2026-12-09", "the last day, in Stockholm"
     assert [before.json()["status"], delivered.json()["status"]] == ["requested", "delivered"]
     assert acknowledged.json()["status"] == "acknowledged"
 
@@ -247,3 +249,93 @@ def test_the_document_states_due_limits_pagination_and_the_acknowledge_rule(
     assert "UTC" in due["description"] and "Stockholm" in due["description"]
     key = document["paths"]["/v1/consultations/{consultation_id}/answer"]["post"]["parameters"][1]
     assert "Scope" in key["description"] and "Lifetime" in key["description"]
+
+
+def _response_schema(name: str) -> jsonschema_rs.Validator:
+    """The document's schema ``name``, checking formats (date-time needs an offset)."""
+    root = {"$ref": f"#/components/schemas/{name}", "components": openapi_document()["components"]}
+    return jsonschema_rs.Draft202012Validator(root, validate_formats=True)
+
+
+def _in_utc_with_offset(value: str) -> bool:
+    return datetime.fromisoformat(value).utcoffset() == timedelta(0)
+
+
+async def test_a_consultation_gives_its_times_with_their_offset_and_due_as_a_stockholm_date(
+    stack: Stack, http: httpx.AsyncClient, contract_queue: str
+) -> None:
+    summer_due = "2026-06-30T23:59:59.999999+02:00"  # the end of 30 June in Stockholm (CEST)
+    handle, _ = await _consultation(stack, contract_queue, Agency.SSPF, due=summer_due)
+
+    response = await http.get(f"/v1/consultations/{handle.id}", headers=stack.auth(Agency.SSPF))
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["due"] == "2026-06-30T21:59:59.999999+00:00"
+    assert body["target"] == body["due"]
+    assert body["due_date"] == "2026-06-30"
+    assert all(_in_utc_with_offset(body[k]) for k in ("requested_at", "target", "due"))
+    assert _response_schema("ConsultationDetail").is_valid(body)
+    assert not _response_schema("ConsultationDetail").is_valid(
+        {**body, "due": "2026-06-30T21:59:59.999999"}
+    ), "the schema refuses an instant without its offset"
+
+
+async def test_the_list_gives_times_with_their_offset_and_due_as_the_stockholm_date(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    # Midnight in Stockholm is still the day before in UTC: due_date is Stockholm's day.
+    rows = [
+        ("T-1", "2026-12-09T22:59:59.999999+00:00", None),  # end of 9 December, CET
+        ("T-2", "2026-06-30T21:59:59.999999+00:00", "2026-06-02T08:00:00+02:00"),  # CEST
+        ("T-3", "2026-12-09T23:00:00+00:00", None),  # 00:00 on 10 December in Stockholm
+        ("T-4", None, None),
+    ]
+    await stack.pool.executemany(
+        "INSERT INTO open_consultations (case_id, consultation_id, agency, status, legal_basis, "
+        "acute, requested_at, acknowledged_at, due) VALUES ($1, $2, 'bup', $3, 'osl_10_18a', "
+        "false, '2026-12-02T10:15:00+01:00', $4, $5)",
+        [
+            (
+                case,
+                f"case-{case}:consultation-1",
+                "acknowledged" if acked else "requested",
+                datetime.fromisoformat(acked) if acked else None,
+                datetime.fromisoformat(due) if due else None,
+            )
+            for case, due, acked in rows
+        ],
+    )
+
+    response = await http.get("/v1/consultations", headers=stack.auth(Agency.BUP))
+
+    assert response.status_code == 200, response.text
+    listed = {c["consultation_id"]: c for c in response.json()["consultations"]}
+    assert {k: c["due_date"] for k, c in listed.items()} == {
+        "case-T-1:consultation-1": "2026-12-09",
+        "case-T-2:consultation-1": "2026-06-30",
+        "case-T-3:consultation-1": "2026-12-10",
+        "case-T-4:consultation-1": None,
+    }
+    assert listed["case-T-2:consultation-1"]["due"] == "2026-06-30T21:59:59.999999+00:00"
+    assert listed["case-T-2:consultation-1"]["acknowledged_at"] == "2026-06-02T06:00:00+00:00"
+    times = [c[k] for c in listed.values() for k in ("requested_at", "acknowledged_at", "due")]
+    assert all(_in_utc_with_offset(t) for t in times if t is not None)
+    assert _response_schema("ConsultationList").is_valid(response.json())
+
+
+def test_the_document_gives_instants_as_date_time_and_due_date_as_a_date() -> None:
+    schemas = openapi_document()["components"]["schemas"]
+
+    def formats(model: str, field: str) -> set[str]:
+        prop = schemas[model]["properties"][field]
+        return {o["format"] for o in prop.get("anyOf", [prop]) if "format" in o}
+
+    for model in ("OpenConsultation", "ConsultationDetail"):
+        assert formats(model, "requested_at") == formats(model, "due") == {"date-time"}
+        assert formats(model, "due_date") == {"date"}
+        assert "due_date" in schemas[model]["required"]
+        assert "Stockholm" in schemas[model]["properties"]["due_date"]["description"]
+    assert formats("OpenConsultation", "acknowledged_at") == {"date-time"}
+    assert formats("ConsultationDetail", "target") == {"date-time"}
+    assert "due_date" in openapi_document()["info"]["description"]
