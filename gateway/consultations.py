@@ -36,7 +36,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cases import Agency
 from cases.ids import parse_workflow_id
-from cases.workdays import STOCKHOLM
+from cases.workdays import local_date
 from infra.keys import KeyDestroyed, PostgresDataKeyStore, StoredKey, scope_for_workflow_id
 
 
@@ -82,7 +82,7 @@ def _stockholm_date(instant: object) -> str | None:
     """The Swedish local date (YYYY-MM-DD) on which an instant falls: a deadline's last day,
     since ``due`` is the end of that day in Stockholm; None if absent."""
     parsed = _instant(instant)
-    return parsed.astimezone(STOCKHOLM).date().isoformat() if parsed is not None else None
+    return local_date(parsed).isoformat() if parsed is not None else None
 
 
 def _case_number(consultation_id: str) -> str:
