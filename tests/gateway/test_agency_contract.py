@@ -339,3 +339,21 @@ def test_the_document_gives_instants_as_date_time_and_due_date_as_a_date() -> No
     assert formats("OpenConsultation", "acknowledged_at") == {"date-time"}
     assert formats("ConsultationDetail", "target") == {"date-time"}
     assert "due_date" in openapi_document()["info"]["description"]
+
+
+def test_the_integrators_guide_names_every_route_error_and_code_of_the_document() -> None:
+    from pathlib import Path
+    from typing import get_args
+
+    from gateway.models import ErrorCode, ErrorWord
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "agencies.md").read_text()
+    document = openapi_document()
+
+    for path, operations in document["paths"].items():
+        for method in operations:
+            route = f"{method.upper()} {path.replace('{consultation_id}', '{id}')}"
+            assert route in guide, route
+    for word in (*get_args(ErrorWord), *get_args(ErrorCode)):
+        assert f"`{word}`" in guide, word
+    assert "`due_date`" in guide and "Retry-After" in guide and "docs/legal.md" in guide
