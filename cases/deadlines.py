@@ -113,11 +113,19 @@ class Deadline(DomainModel):
         """How many working days have begun since the deadline's last day at ``now``
         (Swedish time): 0 on the due day and over a weekend right after it, 1 on the first
         working day after it, and so on."""
-        if not self.is_overdue(now):
-            return 0
-        return working_days_between(
-            self.due + timedelta(days=1), local_date(now) + timedelta(days=1)
-        )
+        return working_days_late(self.legal_latest, now)
+
+
+def working_days_late(legal_latest: datetime, now: datetime) -> int:
+    """How many working days have begun at ``now`` since the day of ``legal_latest``
+    (Swedish time): 0 until it has passed, on its day and over a weekend right after it,
+    1 on the first working day after it, and so on (`Deadline.working_days_late`; the
+    coordinator board asks it of a read-model row)."""
+    if now <= legal_latest:
+        return 0
+    return working_days_between(
+        local_date(legal_latest) + timedelta(days=1), local_date(now) + timedelta(days=1)
+    )
 
 
 class ScheduledRung(DomainModel):

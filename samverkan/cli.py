@@ -49,12 +49,29 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Serve the agency API (/v1) and, on its own port, the codec endpoint (/codec) until "
         "Ctrl-C.",
     ),
+    "board": (
+        "board",
+        "Serve the coordinator board (one page per municipality) until Ctrl-C.",
+    ),
+    "report": (
+        "board",
+        "Write the compliance report as one self-contained HTML file.",
+    ),
     "projections": ("eventstore", "Read models in PostgreSQL: status, rebuild, run."),
     "agency": ("gateway", "Agency API keys for the gateway."),
     "keys": ("gateway", "Data keys: shredding and master-key rotation."),
     "cases": ("cases", "Open and follow cases (operator shortcuts)."),
 }
-_ORDER = ("runtime", "replay", "deadline", "eventstore", "simulator", "gateway", "cases")
+_ORDER = (
+    "runtime",
+    "replay",
+    "deadline",
+    "eventstore",
+    "simulator",
+    "gateway",
+    "cases",
+    "board",
+)
 
 
 def _new_app() -> typer.Typer:
@@ -106,7 +123,17 @@ def __getattr__(name: str) -> Any:
 #: ``deadline`` computes from the calendar alone (and must start fast).
 _STACK_COMMANDS = {"dev", "deadline"}
 #: Operator commands that use a running stack's Temporal, database or keys.
-_STACK_USERS = {"replay", "migrate", "verify", "projections", "agency", "keys", "cases"}
+_STACK_USERS = {
+    "replay",
+    "migrate",
+    "verify",
+    "projections",
+    "agency",
+    "keys",
+    "cases",
+    "board",
+    "report",
+}
 
 
 def main() -> None:

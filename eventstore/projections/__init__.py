@@ -1,7 +1,8 @@
 """The read models kept from the event stream: ``case_summary``, ``open_consultations``,
-``deadlines`` and ``disclosures`` (DESIGN §4). `eventstore.projector.Projector` runs them."""
+``deadlines``, ``disclosures`` and ``board`` (the coordinator board and compliance report). `eventstore.projector.Projector` runs them."""
 
 from .base import Change, Projection
+from .board import BoardProjection
 from .case_summary import CaseSummaryProjection
 from .deadlines import DeadlinesProjection
 from .disclosures import DisclosuresProjection
@@ -15,10 +16,12 @@ def default_projections() -> list[Projection]:
         OpenConsultationsProjection(),
         DeadlinesProjection(),
         DisclosuresProjection(),
+        BoardProjection(),
     ]
 
 
 __all__ = [
+    "BoardProjection",
     "CaseSummaryProjection",
     "Change",
     "DeadlinesProjection",

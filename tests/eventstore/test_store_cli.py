@@ -83,6 +83,7 @@ def test_projections_rebuild_and_status(
     assert rebuilt.exit_code == 0, rebuilt.output
     assert "Rebuilt case_summary from 4 events." in rebuilt.output
     assert "Rebuilt disclosures from 4 events." in rebuilt.output
+    assert "Rebuilt board from 4 events." in rebuilt.output
     assert "Rebuilt deadlines from 4 events." in one.output
     lines = [line.split() for line in after.output.splitlines()[1:]]
     assert [(line[0], line[2]) for line in lines] == [
@@ -90,6 +91,7 @@ def test_projections_rebuild_and_status(
         ("open_consultations", "0"),
         ("deadlines", "0"),
         ("disclosures", "0"),
+        ("board", "0"),
     ]
     assert unknown.exit_code == 2
     assert "no projection 'nope'" in unknown.output

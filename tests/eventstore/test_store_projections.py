@@ -18,6 +18,9 @@ TABLES = {
     "open_consultations": "case_id, consultation_id",
     "deadlines": "case_id, key",
     "disclosures": "position",
+    "board_cases": "case_id",
+    "board_deadlines": "case_id, key",
+    "board_consultations": "case_id, consultation_id",
 }
 
 
@@ -45,7 +48,7 @@ async def test_catching_up_folds_every_case_into_the_read_models(pool: asyncpg.P
 
     processed = await Projector(pool).catch_up()
 
-    assert processed == 4 * (9 + 4)
+    assert processed == 5 * (9 + 4)
     summary = {r["case_id"]: r for r in await pool.fetch("SELECT * FROM case_summary")}
     assert summary[busy]["state"] == "pre_assessment"
     assert summary[busy]["municipality"] == "Malmö"
@@ -101,7 +104,7 @@ async def test_an_answered_consultation_leaves_the_open_consultations(pool: asyn
     await projector.catch_up()
     await record(store, case_id, answered(case_id))
 
-    assert await projector.catch_up() == 4
+    assert await projector.catch_up() == 5
 
     assert await pool.fetch("SELECT * FROM open_consultations WHERE case_id = $1", case_id) == []
     row = await pool.fetchrow("SELECT * FROM case_summary WHERE case_id = $1", case_id)
@@ -120,7 +123,7 @@ async def test_status_shows_each_projections_checkpoint_and_lag(pool: asyncpg.Po
     after = await projector.status()
 
     assert [s.name for s in before] == [
-        "case_summary", "open_consultations", "deadlines", "disclosures",
+        "case_summary", "open_consultations", "deadlines", "disclosures", "board",
     ]  # fmt: skip
     assert all(s.lag == 4 for s in before)
     head = await store.last_position()

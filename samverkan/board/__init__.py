@@ -1,0 +1,1 @@
+"""The coordinator board and the compliance report (`samverkan board`, `samverkan report`)."""
