@@ -344,7 +344,10 @@ class RealStack:
     def start_gateway(self, name: str = "gateway") -> str:
         port = free_port()
         child = self._child(
-            name, [str(SCRIPTS / "samverkan"), "gateway", "--port", str(port)], self._env()
+            # The agency API only: the fault tests use no codec endpoint (it needs OIDC).
+            name,
+            [str(SCRIPTS / "samverkan"), "gateway", "--port", str(port), "--no-codec"],
+            self._env(),
         )
         wait_for_port(port, name, alive=child.alive)
         return f"http://{HOST}:{port}"
