@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck unit e2e faults bench lock clean setup
+.PHONY: dev test lint typecheck unit e2e faults bench lock clean setup browser
 
 setup: $(STAMP)
 
@@ -29,7 +29,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# The board's browser test (tests/board/test_board_browser.py) drives Debian's chromium
+# through Playwright (pinned in requirements.lock); nothing is downloaded at test time.
+browser:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+
+unit: $(STAMP) browser
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
