@@ -222,6 +222,7 @@ class DevStack:
         _progress("starting worker and projector")
         self._spawn("worker", [str(SCRIPTS / "samverkan"), "worker"], env)
         self._spawn("projector", [str(SCRIPTS / "samverkan"), "projections", "run"], env)
+        board_url = self._start_board(env, ui_url)
 
         endpoints = {
             "temporal_address": temporal_address,
@@ -233,6 +234,7 @@ class DevStack:
             "simulator_url": simulator_url,
             "gateway_url": gateway_url,
             "codec_url": codec_url,
+            "board_url": board_url,
             # What `temporal --codec-auth` takes. Empty in dev: the endpoint listens on
             # loopback only and the Web UI has no sign-on to send a token; in production it is
             # "Bearer <the operator's OIDC access token>".
@@ -243,6 +245,26 @@ class DevStack:
         (self.data_dir / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
         _wait_for_http(ui_url, "Temporal Web UI", self)
         return endpoints
+
+    def _start_board(self, env: dict[str, str], ui_url: str) -> str:
+        """The coordinator board, open on loopback (dev only); on SAMVERKAN_BOARD_PORT (8252)
+        when free, else on a free port. Returns its URL."""
+        port = int(os.environ.get("SAMVERKAN_BOARD_PORT") or 8252)
+        if not _port_free(self.host, port):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.bind((self.host, 0))
+                port = probe.getsockname()[1]
+        _progress("starting coordinator board")
+        board_env = {
+            **env,
+            "SAMVERKAN_BOARD_DEV_OPEN": "true",
+            "SAMVERKAN_BOARD_HOST": self.host,
+            "SAMVERKAN_BOARD_PORT": str(port),
+            "SAMVERKAN_UI_URL": ui_url,
+        }
+        self._spawn("board", [str(SCRIPTS / "samverkan"), "board"], board_env)
+        _wait_for_port(self.host, port, "coordinator board", self)
+        return f"http://{self.host}:{port}/"
 
     def _local_temporal_env(self) -> dict[str, str]:
         """The stack's own Temporal is plain loopback: a developer's Temporal profile file, API
@@ -481,6 +503,7 @@ Samverkan dev stack is running.
   Agency gateway    {endpoints["gateway_url"]}
   Codec endpoint    {endpoints["codec_url"]}  (no authentication: dev only, loopback only)
   Agency simulator  {endpoints["simulator_url"]}{_manual_note(endpoints)}
+  Coordinator board {endpoints["board_url"]}  (no authentication: dev only, loopback only)
   Endpoints file    {endpoints["data_dir"]}/endpoints.json   logs: {endpoints["data_dir"]}/logs/
 
 Start a case from the Web UI: Workflows → Start Workflow; Workflow ID {workflow_id},

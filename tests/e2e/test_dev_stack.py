@@ -67,6 +67,17 @@ def _wait_until_up(process: subprocess.Popen[str], data_dir: Path) -> dict[str, 
     raise AssertionError("the dev stack did not come up within two minutes")
 
 
+def _board_page(url: str, case_number: str) -> str:
+    """The dev board's page once the projector has brought ``case_number`` onto it."""
+    deadline = time.monotonic() + 30
+    while True:
+        with urllib.request.urlopen(url, timeout=5) as page:
+            text: str = page.read().decode()
+        if case_number in text or time.monotonic() > deadline:
+            return text
+        time.sleep(0.5)
+
+
 def _temporal(endpoints: dict[str, str], *args: str) -> str:
     result = subprocess.run(
         [str(TEMPORAL), *args, "--address", endpoints["temporal_address"]],
@@ -182,8 +193,13 @@ def test_dev_stack_comes_up_serves_the_ui_stops_cleanly_and_keeps_its_data(
             ),
         )
         recorded, sealed = _wait_for_events(endpoints["database_url"], "KEEP-1")
+        board = _board_page(endpoints["board_url"] + "m/Malm%C3%B6", "KEEP-1")
     finally:
         code, survivors = _stop(process)
+    assert "NO authentication" in board  # the dev board is open on loopback, and says so
+    ui = endpoints["ui_url"]
+    assert f'href="{ui}/namespaces/{endpoints["namespace"]}/workflows/case-KEEP-1"' in board
+    assert "Testperson" not in board and "20120315-0004" not in board
     assert code == 0
     assert survivors == [], f"processes left running: {survivors}"
     assert not (data_dir / "endpoints.json").exists(), "a stopped stack left its endpoints"
