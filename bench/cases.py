@@ -60,6 +60,46 @@ ANSWERING = (
     (Agency.SAPO, "terrorism_information_sharing"),
 )
 
+#: What the officer states for each legal basis the drivers request on (`cases.disclosure`:
+#: a request on a basis that discloses must carry its part; duty_to_inform needs none).
+STATEMENTS: dict[str, dict[str, Any]] = {
+    "osl_10_18a": {
+        "osl_10_18a": {
+            "risk_of_criminal_activity": "Recruited by a violent group, says the school.",
+            "may_help_prevent": "The police can place him in a prevention programme.",
+            "not_inappropriate": "Our planned support is not hindered by it.",
+        }
+    },
+    "osl_26_9": {"protective_intervention": "BUP's assessment is needed for the support."},
+    "terrorism_information_sharing": {
+        "terrorism_purpose": "The propaganda names a planned attack on the school."
+    },
+}
+
+#: The operator's inputs the drivers send (tests/bench checks them against the domain).
+PROTECTION = {"acute": False, "reasoning": "No immediate danger.", "decided_by": OFFICER}
+PRE_ASSESSMENT = {"open_investigation": True, "reasons": "Specific concern.", "decided_by": OFFICER}
+#: required before concluding a case received on or after the policy's
+#: ``duties.child_views_required_from`` (`cases.decide.check_new_decision`)
+CHILD_VIEWS = {"views": "Wants to stay in his class.", "decided_by": OFFICER}
+CONCLUDE = {"outcome": "intervention", "decided_by": OFFICER}
+CLOSE = {"reason": "Done.", "decided_by": OFFICER}
+#: benchmark 1's consultations (agency, legal basis)
+CASE_CONSULTATIONS = (("police", "osl_10_18a"), ("school", "duty_to_inform"))
+
+
+def consultation_request(agency: str, basis: str) -> dict[str, Any]:
+    """A `RequestConsultation` as an operator sends it, with the statement its basis needs."""
+    request: dict[str, Any] = {
+        "agency": agency,
+        "legal_basis": basis,
+        "questions": "Known to you?",
+        "requested_by": OFFICER,
+    }
+    if basis in STATEMENTS:
+        request["statement"] = STATEMENTS[basis]
+    return request
+
 
 def _case_input(prefix: str = "B") -> OpenCase:
     data = dict(EXAMPLE_OPEN_CASE)
@@ -187,32 +227,18 @@ class CaseBench:
         handle = await client.start_workflow(
             CaseWorkflow.run, case, id=f"case-{case.case_number}", task_queue=SAMVERKAN_QUEUE
         )
-        await handle.execute_update(
-            "record_protection_assessment",
-            {"acute": False, "reasoning": "No immediate danger.", "decided_by": OFFICER},
-        )
-        await handle.execute_update(
-            "decide_pre_assessment",
-            {"open_investigation": True, "reasons": "Specific concern.", "decided_by": OFFICER},
-        )
+        await handle.execute_update("record_protection_assessment", PROTECTION)
+        await handle.execute_update("decide_pre_assessment", PRE_ASSESSMENT)
         consultations = [
             await handle.execute_update(
-                "request_consultation",
-                {
-                    "agency": agency,
-                    "legal_basis": basis,
-                    "questions": "Known to you?",
-                    "requested_by": OFFICER,
-                },
-                result_type=str,
+                "request_consultation", consultation_request(agency, basis), result_type=str
             )
-            for agency, basis in (("police", "osl_10_18a"), ("school", "duty_to_inform"))
+            for agency, basis in CASE_CONSULTATIONS
         ]
         await asyncio.gather(*(client.get_workflow_handle(c).result() for c in consultations))
-        await handle.execute_update(
-            "conclude_investigation", {"outcome": "intervention", "decided_by": OFFICER}
-        )
-        await handle.execute_update("close_case", {"reason": "Done.", "decided_by": OFFICER})
+        await handle.execute_update("record_child_views", CHILD_VIEWS)
+        await handle.execute_update("conclude_investigation", CONCLUDE)
+        await handle.execute_update("close_case", CLOSE)
         await handle.result()
         return handle.id
 
@@ -237,6 +263,7 @@ class CaseBench:
 
         replies = [asyncio.create_task(agency(c)) for c in children]
         await asyncio.gather(*(client.get_workflow_handle(c).result() for c in children), *replies)
+        await handle.execute_update("step", "child views")  # as many updates as a case
         await handle.execute_update("step", "conclude")
         await handle.execute_update("close", "close")
         await handle.result()
@@ -424,6 +451,7 @@ class CaseBench:
             GatewaySettings,
             create_app,
         )
+        from infra.keys import MasterKeys
 
         credentials = AgencyCredentials(self.pool)
         keys = {a: await credentials.issue(a) for a, _ in ANSWERING}
@@ -438,7 +466,8 @@ class CaseBench:
                 credentials=credentials,
                 records=GatewayRecords(self.pool),
                 settings=settings,
-                codec=self.codec,
+                codec=None,  # as `gateway.server`: the agency API's listener serves no /codec
+                master_keys=MasterKeys.parse(self.master_entry),
             )
         )
         rows = []
@@ -507,20 +536,14 @@ class CaseBench:
             handle = await self.client.start_workflow(
                 CaseWorkflow.run, case, id=f"case-{case.case_number}", task_queue=SAMVERKAN_QUEUE
             )
-            await handle.execute_update(
-                "record_protection_assessment",
-                {"acute": False, "reasoning": "No immediate danger.", "decided_by": OFFICER},
-            )
+            await handle.execute_update("record_protection_assessment", PROTECTION)
+            # some bases (osl_26_9 to BUP) need an opened investigation (cases.access)
+            await handle.execute_update("decide_pre_assessment", PRE_ASSESSMENT)
             found = []
             for agency, basis in ANSWERING:
                 cid = await handle.execute_update(
                     "request_consultation",
-                    {
-                        "agency": agency.value,
-                        "legal_basis": basis,
-                        "questions": "Known to you?",
-                        "requested_by": OFFICER,
-                    },
+                    consultation_request(agency.value, basis),
                     result_type=str,
                 )
                 found.append((cid, agency))
