@@ -116,8 +116,13 @@ def versions() -> dict[str, str]:
 
 
 async def run(
-    args: argparse.Namespace, load: OtherLoad | None = None
+    args: argparse.Namespace,
+    load: OtherLoad | None = None,
+    rows: list[Row] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> tuple[list[Row], dict[str, float]]:
+    """Run the chosen benchmarks; their rows and seconds. ``rows`` and ``timings``, when
+    given, are filled as each benchmark finishes, so a later failure keeps the earlier ones."""
     from bench import infra
     from infra.logging import configure_logging
 
@@ -126,8 +131,8 @@ async def run(
     )  # the simulator and gateway log per call
     mode = "quick" if args.quick else "full"
     unit = {b: UNITS[b][1 if args.quick else 0] for b in UNITS}
-    rows: list[Row] = []
-    timings: dict[str, float] = {}
+    rows = [] if rows is None else rows
+    timings = {} if timings is None else timings
     folder = Path(tempfile.mkdtemp(prefix="samverkan-bench-"))
     with infra.postgres_server() as server_dsn:
         if load is not None and (pg_folder := postgres_folder(server_dsn)):
@@ -174,8 +179,6 @@ async def run(
                         **extra,
                     )
                     timings[number] = time.perf_counter() - t0
-    order = {b: i for i, b in enumerate("123456")}
-    rows.sort(key=lambda r: order[r.bench])
     return rows, timings
 
 
@@ -207,12 +210,21 @@ def main(argv: list[str] | None = None) -> None:
     started = datetime.now().astimezone()
     t0 = time.perf_counter()
     others = OtherLoad().start()
+    rows: list[Row] = []
+    timings: dict[str, float] = {}
+    failure: BaseException | None = None
     try:
-        rows, timings = asyncio.run(run(args, others))
+        asyncio.run(run(args, others, rows, timings))
+    except Exception as exc:  # keep what finished before it; raised again below
+        failure = exc
     finally:
         other_cpu = others.stop()
+    order = {b: i for i, b in enumerate("123456")}
+    rows.sort(key=lambda r: order[r.bench])
     mode = "quick" if args.quick else "full"
     conditions: dict[str, object] = {}
+    if failure is not None:
+        conditions["failed"] = f"{type(failure).__name__}: {failure}"[:500]
     if other_cpu:
         conditions["other_processes_cpu"] = other_cpu
     if code:
@@ -235,9 +247,13 @@ def main(argv: list[str] | None = None) -> None:
         results_dir=args.results_dir,
         timings=timings,
         conditions=conditions,
-        stem=results_stem(args, started.strftime("%Y-%m-%d")),
+        stem=results_stem(args, started.strftime("%Y-%m-%d"))
+        + ("-incomplete" if failure is not None else ""),
     )
     print(f"results: {path}")
+    if failure is not None:
+        print(f"the run failed after {len(rows)} rows; docs left alone", file=sys.stderr)
+        raise failure
     if not args.no_docs:
         update_docs(DOCS, path)
         print(f"table: {DOCS}")

@@ -300,3 +300,26 @@ def test_the_table_header_says_what_else_ran_on_the_machine() -> None:
     assert "max 1.90) of 2." in text
     assert "Shared machine: other engineers' test suites ran at the same time." in text
     assert "Only benchmarks 2, 6 at ×1." in text
+
+
+def test_a_failing_benchmark_keeps_the_rows_of_those_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench import cli
+
+    async def run(args: object, load: object, rows: list[Row], timings: dict[str, float]) -> None:
+        rows.append(_row())
+        timings["2"] = 1.0
+        raise RuntimeError("benchmark 6 fell over")
+
+    monkeypatch.setattr(cli, "run", run)
+    docs = tmp_path / "benchmarks.md"
+    monkeypatch.setattr(cli, "DOCS", docs)
+    with pytest.raises(RuntimeError, match="fell over"):
+        cli.main(["--only", "2,6", "--results-dir", str(tmp_path), "--note", "test"])
+    assert not docs.exists()  # a failed run's table never replaces a finished run's
+    (written,) = tmp_path.glob("*.json")
+    assert written.name.endswith("-only-2-6-incomplete.json")
+    document = json.loads(written.read_text())
+    assert [row_from_json(r) for r in document["rows"]] == [_row()]
+    assert document["conditions"]["failed"] == "RuntimeError: benchmark 6 fell over"
