@@ -134,3 +134,18 @@ async def test_a_rebuilt_board_projection_equals_the_live_one(board_pool: asyncp
 
     assert await rows() == before
     assert len(before[0]) == 5 and len(before[2]) == 4
+
+
+def test_working_days_late_counted_once_over_the_span_equals_the_summarys_count() -> None:
+    from datetime import timedelta
+
+    from cases.deadlines import working_days_late
+    from cases.workdays import end_of_day
+    from samverkan.board.queries import working_days_late_by_day
+
+    days = {date(2023, 12, 20) + timedelta(days=n) for n in range(0, 800, 3)}
+    days |= {date(2024, 12, 24), date(2024, 12, 25), date(2025, 6, 6), NOW_BOARD.date()}
+    counted = working_days_late_by_day(days, NOW_BOARD)
+
+    assert counted == {day: working_days_late(end_of_day(day), NOW_BOARD) for day in days}
+    assert counted[NOW_BOARD.date()] == 0
