@@ -59,8 +59,10 @@ T = TypeVar("T")
 
 #: The cases the fault tests open were received 30 days ago and are assessed into an
 #: investigation: ReportReceived, 2 DeadlineSet, 2 DeadlineBreached, 6 EscalationRaised;
-#: ProtectionAssessed, DeadlineMet; InvestigationOpened, DeadlineMet, FeedbackSent, DeadlineSet.
-EVENTS_PER_CASE = 17
+#: ProtectionAssessed, DeadlineMet; InvestigationOpened, DeadlineMet, DeadlineSet (the
+#: investigation), and, the reporter being a mandatory one, FeedbackDue and its DeadlineSet
+#: (the feedback task, patch samverkan-feedback-task).
+EVENTS_PER_CASE = 18
 #: The rungs due at once for such a case: each must be raised exactly once.
 DUE_RUNGS = {
     (key, rung) for key in ("protection_assessment", "pre_assessment") for rung in range(3)
