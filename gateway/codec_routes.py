@@ -49,7 +49,6 @@ from gateway.oidc import (
     CodecAccess,
     DevOpenAccess,
     JwksUnavailable,
-    OidcVerifier,
     Principal,
     TokenRefused,
 )
@@ -81,14 +80,9 @@ def codec_access(settings: GatewaySettings) -> CodecAccess:
             "SAMVERKAN_CODEC_TOKEN is no longer accepted: the codec endpoint checks each Web UI "
             "user's OIDC access token (SAMVERKAN_CODEC_OIDC_ISSUER, _AUDIENCE, _JWKS_URL)"
         )
-    if settings.codec_oidc_configured():
-        return OidcVerifier(
-            issuer=settings.samverkan_codec_oidc_issuer or "",
-            audience=settings.samverkan_codec_oidc_audience or "",
-            jwks_url=settings.samverkan_codec_oidc_jwks_url or "",
-            algorithms=settings.samverkan_codec_oidc_algorithms.split(","),
-            permissions_claim=settings.samverkan_codec_permissions_claim,
-        )
+    verifier = settings.oidc_verifier()
+    if verifier is not None:
+        return verifier
     if settings.samverkan_codec_dev_open:
         if not is_loopback(settings.samverkan_codec_host):
             raise CodecNotConfigured(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.oidc import OidcVerifier
+
 #: Always allowed when SAMVERKAN_GATEWAY_ALLOWED_HOSTS is unset (IPv6 literals in brackets,
 #: as in a Host header).
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
@@ -82,6 +84,19 @@ class GatewaySettings(BaseSettings):
                 self.samverkan_codec_oidc_audience,
                 self.samverkan_codec_oidc_jwks_url,
             )
+        )
+
+    def oidc_verifier(self) -> OidcVerifier | None:
+        """The operators' sign-on check (the codec endpoint's and the board's); ``None``
+        while issuer, audience or JWKS URL is unset."""
+        if not self.codec_oidc_configured():
+            return None
+        return OidcVerifier(
+            issuer=self.samverkan_codec_oidc_issuer or "",
+            audience=self.samverkan_codec_oidc_audience or "",
+            jwks_url=self.samverkan_codec_oidc_jwks_url or "",
+            algorithms=self.samverkan_codec_oidc_algorithms.split(","),
+            permissions_claim=self.samverkan_codec_permissions_claim,
         )
 
     def codec_origins(self) -> frozenset[str]:

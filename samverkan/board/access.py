@@ -10,7 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.config import GatewaySettings, is_loopback
-from gateway.oidc import CodecAccess, DevOpenAccess, OidcVerifier, Principal
+from gateway.oidc import CodecAccess, DevOpenAccess, Principal
 
 
 class BoardSettings(BaseSettings):
@@ -46,14 +46,9 @@ def board_access(board: BoardSettings, gateway: GatewaySettings) -> CodecAccess:
     Raises:
         BoardNotConfigured: neither, or open access on a non-loopback address.
     """
-    if gateway.codec_oidc_configured():
-        return OidcVerifier(
-            issuer=gateway.samverkan_codec_oidc_issuer or "",
-            audience=gateway.samverkan_codec_oidc_audience or "",
-            jwks_url=gateway.samverkan_codec_oidc_jwks_url or "",
-            algorithms=gateway.samverkan_codec_oidc_algorithms.split(","),
-            permissions_claim=gateway.samverkan_codec_permissions_claim,
-        )
+    verifier = gateway.oidc_verifier()
+    if verifier is not None:
+        return verifier
     if board.samverkan_board_dev_open:
         if not is_loopback(board.samverkan_board_host):
             raise BoardNotConfigured(
