@@ -47,11 +47,12 @@ Gap-free global order: the append lock
     the fast path the statement is its own transaction, so the lock is taken and released
     inside the server (insert, then commit flush) and no client round trip happens while it
     is held; on the careful path it is held across the client's ``COMMIT`` round trip.
-    Measured on the shared 2-core machine (benchmark 2, docs/benchmarks.md, 8 writers, a
-    busy machine): 5,000-7,500 appends per second of one event and ~33,000 events per second
-    in appends of ten, 1.3-2.9 times raw ``INSERT`` transactions into the same table without
-    the lock (one statement per append managed 0.6-0.8, as the lock serialised every commit
-    flush; the five-round-trip transaction before it 0.4-0.5). Batching events per workflow
+    Benchmark 2 (docs/benchmarks.md, 8 writers) compares the store with this very statement
+    sent raw, grouped the same way, in autocommit, into a copy of the table without the lock:
+    on the shared 2-core machine the two are within each other's noise (ratios 0.5-1.4 per
+    repetition), so the lock and the checks cost little next to the commit flush; without
+    the grouping (one append per statement) the same raw statement is 1.3-1.7 times slower
+    than the store. Batching events per workflow
     step amortises the lock
     further. A case process appends a few dozen events over months, far below
     that bound. The alternative, a transaction-id watermark (``xid8`` column and
