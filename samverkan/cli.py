@@ -61,6 +61,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agency": ("gateway", "Agency API keys for the gateway."),
     "keys": ("gateway", "Data keys: shredding and master-key rotation."),
     "cases": ("cases", "Open and follow cases (operator shortcuts)."),
+    "demo": ("demo", "Demo data for a dev stack (fictitious cases)."),
 }
 _ORDER = (
     "runtime",
@@ -71,6 +72,7 @@ _ORDER = (
     "gateway",
     "cases",
     "board",
+    "demo",
 )
 
 
