@@ -26,6 +26,7 @@ from eventstore import (
     InvalidAppend,
     PostgresEventStore,
     WrongExpectedVersion,
+    create_pool,
 )
 from eventstore.store import SealedField
 from tests.eventstore.store_testkit import (
@@ -300,7 +301,12 @@ async def test_a_sealed_field_naming_no_event_of_the_batch_is_refused_naming_the
     assert str(refused.value) == f"case {case}: a sealed field names no event of the batch"
 
 
-async def test_closing_the_store_lets_the_appends_under_way_finish(migrated_url: str) -> None:
+async def test_a_new_pool_holds_one_to_ten_connections_and_closing_lets_appends_finish(
+    migrated_url: str,
+) -> None:
+    created = await create_pool(migrated_url)
+    assert (created.get_min_size(), created.get_max_size()) == (1, 10)
+    await created.close()
     store = await PostgresEventStore.connect(migrated_url)
     assert (store.pool.get_min_size(), store.pool.get_max_size()) == (1, 10)
     cases_ = [new_case_id() for _ in range(3)]
