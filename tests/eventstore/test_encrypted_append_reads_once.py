@@ -1,6 +1,7 @@
 """`EncryptingEventStore.append`: each envelope is read as a domain event once, a marker
 that would not read refuses the batch before anything is written, and what the vault
-holds reads back as it was sealed.
+holds is each personal field's compact JSON, sealed under the case's key for its event
+and field.
 
 Reading an envelope (`cases.open_envelope`) is the expensive part of an append's checks:
 the plain batch is read once, of the redacted batch only the envelopes whose personal
@@ -9,6 +10,7 @@ fields were replaced by markers, and the inner store is told the batch is valida
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections import Counter
@@ -184,3 +186,25 @@ async def test_a_tampered_field_keeps_its_marker_and_is_logged_by_key_id_only(
     assert warning.getMessage() == "personal field does not decrypt"
     assert warning.__dict__["key_id"] == key_id
     assert report.data["summary"] not in caplog.text
+
+
+async def test_the_vault_holds_each_field_as_compact_json_sealed_for_its_event_and_field(
+    pool: asyncpg.Pool,
+) -> None:
+    """At rest: nonce (12 bytes), then AES-256-GCM of the value's JSON without spaces,
+    associated data ``<event id>:<field>``, under the data key of scope ``case-<case>``."""
+    keys = _keys(pool)
+    vault = PostgresPersonalDataVault(pool)
+    store = EncryptingEventStore(PostgresEventStore(pool), keys=keys, vault=vault)
+    number, batch = _new_case()
+    await store.append(number, 0, batch)
+    report = batch[0]
+    sealed = {f.field: f for f in await vault.get([report.event_id])}
+    assert set(sealed) == {"subject", "summary"}
+    key = await keys.for_scope(f"case-{number}")
+    for field, row in sealed.items():
+        assert (row.case_id, row.key_id) == (number, key.key_id)
+        plain = key.aead.decrypt(
+            row.ciphertext[:12], row.ciphertext[12:], f"{report.event_id}:{field}".encode()
+        )
+        assert plain == json.dumps(report.data[field], separators=(",", ":")).encode()
