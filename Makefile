@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck unit e2e faults bench lock clean setup browser mutants
+.PHONY: dev test lint typecheck unit faults bench lock clean setup browser mutants
 
 setup: $(STAMP)
 
