@@ -28,7 +28,7 @@ from gateway.credentials import AgencyCredentials
 from gateway.oidc import DevOpenAccess
 from gateway.records import GatewayRecords
 from infra.codec import build_codec
-from infra.keys import KeyError_, MasterKeys, UnknownKey
+from infra.keys import KeyError_, MasterKeys, PostgresDataKeyStore, UnknownKey
 from infra.temporal_client import with_codec
 
 log = structlog.get_logger("samverkan.gateway")
@@ -40,12 +40,6 @@ class MasterKeyMismatch(KeyError_):
     """The configured master keys do not unwrap the stored data keys (names ids only)."""
 
 
-_ONE_KEY_PER_MASTER = """
-SELECT DISTINCT ON (master_key_id) key_id, master_key_id, wrapped_key FROM data_keys
-WHERE wrapped_key IS NOT NULL ORDER BY master_key_id, created_at DESC
-"""
-
-
 async def check_master_keys(pool: asyncpg.Pool, master_keys: MasterKeys) -> int:
     """Unwrap the newest live data key of every master key id in ``data_keys``; how many
     master keys were checked (0 in a database without data keys).
@@ -54,11 +48,11 @@ async def check_master_keys(pool: asyncpg.Pool, master_keys: MasterKeys) -> int:
         MasterKeyMismatch: one of them does not unwrap (a wrong key under that id), or its
             master key id is not configured.
     """
-    rows = await pool.fetch(_ONE_KEY_PER_MASTER)
+    rows = await PostgresDataKeyStore(pool).newest_live_per_master()
     for row in rows:
-        kid, key_id = row["master_key_id"], row["key_id"]
+        kid, key_id = row.master_key_id or "", row.key_id
         try:
-            master_keys.unwrap(key_id, kid, bytes(row["wrapped_key"]))
+            master_keys.unwrap(key_id, kid, row.wrapped or b"")
         except UnknownKey:
             problem = (
                 f"does not unwrap data key {key_id} (not the key that wrapped it)"

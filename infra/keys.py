@@ -276,6 +276,11 @@ _SELECT = (
 _BY_ID = _SELECT + " WHERE key_id = $1"
 _BY_SCOPE = _SELECT + " WHERE scope = $1"
 _LIVE = _SELECT + " WHERE wrapped_key IS NOT NULL"
+_NEWEST_LIVE_PER_MASTER = """
+SELECT DISTINCT ON (master_key_id)
+       key_id, scope, master_key_id, wrapped_key, created_at, shredded_at, owner_scope
+FROM data_keys WHERE wrapped_key IS NOT NULL ORDER BY master_key_id, created_at DESC
+"""
 _TOMBSTONE = """
 UPDATE data_keys SET wrapped_key = NULL, master_key_id = NULL,
     shredded_at = coalesce(shredded_at, now())
@@ -345,6 +350,12 @@ class PostgresDataKeyStore:
     async def all_live(self) -> Sequence[StoredKey]:
         """Every live key."""
         rows = await self._pool.fetch(_LIVE)
+        return [k for k in map(_row, rows) if k is not None]
+
+    async def newest_live_per_master(self) -> Sequence[StoredKey]:
+        """The newest live key wrapped by each master key id in use (a start-up check that
+        the configured master keys unwrap what is stored)."""
+        rows = await self._pool.fetch(_NEWEST_LIVE_PER_MASTER)
         return [k for k in map(_row, rows) if k is not None]
 
     async def adopt(self, key_id: str, owner_scope: str) -> StoredKey | None:
