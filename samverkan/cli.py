@@ -162,7 +162,30 @@ def main() -> None:
         configured = found or bool(os.environ.get("DATABASE_URL"))
         if exit_.code not in (0, None) and not configured and command in _STACK_USERS:
             print(no_dev_stack_hint(), file=sys.stderr)
+        if command in _TEMPORAL_CLIENT_COMMANDS and not asks_help:
+            _exit_now(exit_.code)
         raise
+
+
+#: Short commands that open a Temporal client. The SDK's runtime thread can still call into
+#: Python while the interpreter finalises, which aborts the process (SIGABRT, "PyGILState_
+#: Release ... must be current") after the command has done its work: seen once in a test
+#: run of `samverkan cases open`. These commands leave without finalising instead.
+_TEMPORAL_CLIENT_COMMANDS = {"cases", "verify", "replay", "demo"}
+
+
+def _exit_now(code: object) -> None:
+    """Flush and end the process with ``code`` (as `sys.exit` reads it), skipping
+    interpreter finalisation."""
+    import os
+    import sys
+
+    status = 0 if code is None else code if isinstance(code, int) else 1
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def no_dev_stack_hint() -> str:
