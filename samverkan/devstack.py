@@ -40,6 +40,8 @@ from types import FrameType
 from typing import Any
 
 from cases.ids import case_workflow_id
+from infra.attestation import KEYS_ENV as ATTESTATION_KEYS_ENV
+from infra.attestation import AttestationKeys
 from infra.keys import load_or_create_dev_master_keys
 from infra.settings import Settings
 from workflows.search_attributes import cli_flags
@@ -130,6 +132,7 @@ class DevStack:
         codec_url = f"http://{self.host}:{self.settings.samverkan_codec_port}/codec"
         namespaces = dev_namespaces(self.settings)
         master_keys = load_or_create_dev_master_keys(self.data_dir / "master.key")
+        attestation_keys = load_or_create_dev_attestation_keys(self.data_dir / "attestation.key")
 
         _progress("starting Temporal dev server")
         self._spawn(
@@ -170,6 +173,8 @@ class DevStack:
         ui_port = self.settings.samverkan_ui_port
         env = {
             "SAMVERKAN_MASTER_KEYS": master_keys,
+            # The gateway signs agency updates with it, the worker checks (docs/security.md).
+            ATTESTATION_KEYS_ENV: attestation_keys,
             # The Web UI's page calls the codec endpoint from the browser: allow its origin.
             "SAMVERKAN_CODEC_CORS_ORIGINS": f"http://127.0.0.1:{ui_port},http://localhost:{ui_port}",
             "TEMPORAL_ADDRESS": temporal_address,
@@ -474,6 +479,15 @@ def make_private(data_dir: Path) -> None:
     for path in data_dir.iterdir():
         if path.is_file() and not path.is_symlink():
             path.chmod(0o600)
+
+
+def load_or_create_dev_attestation_keys(path: Path) -> str:
+    """The dev stack's agency attestation key entry, kept in a 0600 file in the data folder."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    entry = AttestationKeys.generate_entry("dev1")
+    _write_private(path, entry + "\n")
+    return entry
 
 
 def _write_private(path: Path, text: str) -> None:
