@@ -10,6 +10,7 @@ runs exactly as it would against a real agency:
 | ``POST /agencies/{agency}/notices`` | receive a reminder or escalation notice |
 | ``GET /agencies/{agency}/consultations/{id}`` | the request's state (404 if unknown) |
 | ``POST /notifications`` | receive an escalation notice for a person |
+| ``/idp/…`` | ``samverkan dev --auth`` only: the dev identity provider (`simulator.idp`) |
 
 Every POST needs an ``Idempotency-Key``; a repeat returns the first response (header
 ``Idempotent-Replayed: true``) and creates nothing. Each agency behaves as its
@@ -49,6 +50,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from infra.embedded import serving
+from simulator.idp import DevIdentityProvider
 from simulator.responder import ConsultationResponder, NullResponder
 from simulator.state import (
     NOTIFICATIONS,
@@ -235,13 +237,18 @@ async def _health(request: Request) -> Response:
 
 
 def create_simulator_app(
-    config: SimulatorConfig | None = None, responder: ConsultationResponder | None = None
+    config: SimulatorConfig | None = None,
+    responder: ConsultationResponder | None = None,
+    *,
+    idp: DevIdentityProvider | None = None,
 ) -> Starlette:
     """The simulator as an ASGI app.
 
     Args:
         config: start-up behaviours (default: every agency answers at once).
         responder: how agencies answer back (default: nowhere — `NullResponder`).
+        idp: the dev stack's identity provider, served under ``/idp`` (``samverkan dev
+            --auth``); none by default.
     """
     state = SimulatorState(
         config=config or SimulatorConfig(), responder=responder or NullResponder()
@@ -270,6 +277,7 @@ def create_simulator_app(
             Route("/_admin/replies", _replies, methods=["GET"]),
             Route("/_admin/reset", _reset, methods=["POST"]),
             Route("/_admin/health", _health, methods=["GET"]),
+            *(idp.routes() if idp is not None else []),
         ],
         lifespan=lifespan,
     )
@@ -284,12 +292,13 @@ async def running_simulator(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
+    idp: DevIdentityProvider | None = None,
 ) -> AsyncIterator[str]:
     """Run the simulator in this event loop; yields its base URL (``http://127.0.0.1:<port>``).
 
     ``port=0`` picks a free port. The server stops when the block exits.
     """
-    app = create_simulator_app(config, responder)
+    app = create_simulator_app(config, responder, idp=idp)
     async with serving(app, host=host, port=port, name="simulator") as url:
         yield url
 
@@ -300,6 +309,7 @@ async def run_simulator(
     port: int = 8240,
     config: SimulatorConfig | None = None,
     responder: ConsultationResponder | None = None,
+    idp: DevIdentityProvider | None = None,
 ) -> None:
     """Serve the simulator on ``host:port`` until interrupted (Ctrl-C / SIGTERM).
 
@@ -307,8 +317,9 @@ async def run_simulator(
         config: start-up behaviours.
         responder: how agencies answer back; `TemporalUpdateResponder` connects to
             Temporal on the first answer, so the simulator may start before Temporal.
+        idp: the dev identity provider to serve under ``/idp``, if any.
     """
-    app = create_simulator_app(config, responder)
+    app = create_simulator_app(config, responder, idp=idp)
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
     )
