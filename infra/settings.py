@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TASK_QUEUE = "samverkan-cases"
@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         default=None, description="host:port of the Prometheus endpoint; unset means none"
     )
     samverkan_tracing: bool = False
+    samverkan_agency_attestation_keys: SecretStr | None = Field(
+        default=None,
+        description="kid:base64key,... (first signs, all verify): the key the agency gateway "
+        "signs agency updates with and the worker checks them with (infra.attestation); "
+        "gateway and worker only",
+    )
 
     def namespaces(self) -> list[str]:
         """The namespaces to serve, in order, each once: ``samverkan_namespaces``, else
