@@ -40,6 +40,18 @@ class Settings(BaseSettings):
         default=None, description="deprecated: TEMPORAL_TLS_CLIENT_KEY_PATH"
     )
     temporal_api_key: str | None = None
+    # A Temporal with the JWT authorizer: an access token from the region's OIDC issuer,
+    # fetched as a service account (client credentials) and renewed; see infra.credentials.
+    # Empty counts as unset (the Kubernetes secret template leaves them empty).
+    samverkan_temporal_token_url: str | None = Field(
+        default=None,
+        description="the issuer's token endpoint; set means every connection to Temporal "
+        "carries a refreshed access token instead of TEMPORAL_API_KEY",
+    )
+    samverkan_temporal_client_id: str | None = None
+    samverkan_temporal_client_secret: SecretStr | None = None
+    samverkan_temporal_token_scope: str | None = None
+    samverkan_temporal_token_audience: str | None = None
     samverkan_task_queue: str = TASK_QUEUE
     database_url: str | None = Field(
         default=None,
