@@ -14,7 +14,9 @@ as soon as the stream passes the limit.
 
 Every answered call is audited: one log line ``gateway.codec`` (subject, namespace, action,
 number of payloads, status, request id; never content) and, when the app has the records, a
-``gateway_audit`` row (route, status, outcome, request id).
+``gateway_audit`` row with the same subject, namespace and number of payloads (migration 0007)
+and its route, status, outcome and request id. The namespace is recorded only when this
+endpoint serves it, so a caller cannot write arbitrary text into the audit.
 
 ``/codec/encode`` seals each request under a fresh single-use *intake* key
 (`infra.codec.EncryptionCodec.encode_intake`): the case it is for adopts the key when its
@@ -160,11 +162,12 @@ def codec_routes(
             return JSONResponse({"error": "unavailable"}, status_code=503, headers=cors)
         response, count = await serve_call(request, principal, action, cors)
         request_id = uuid.uuid4().hex
-        namespace = request.headers.get("x-namespace", "")
+        named = request.headers.get("x-namespace", "")
+        namespace = named if named in settings.codec_namespaces() else None
         log.info(
             "gateway.codec",
             subject=principal.subject,
-            namespace=namespace if namespace in settings.codec_namespaces() else None,
+            namespace=namespace,
             action=action,
             payloads=count,
             status=response.status_code,
@@ -181,6 +184,9 @@ def codec_routes(
                         status=response.status_code,
                         outcome="ok" if response.status_code == 200 else "refused",
                         request_id=request_id,
+                        subject=principal.subject,
+                        namespace=namespace,
+                        payload_count=count,
                     )
                 )
             except Exception as exc:  # an unaudited decode is not answered

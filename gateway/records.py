@@ -1,7 +1,8 @@
 """The gateway's rows: the audit log of every call and the first result per Idempotency-Key.
 
 Neither holds personal data: the audit row names agency, route, consultation id, status and
-outcome; an idempotency record keeps the response body, which holds ids and outcomes only,
+outcome, and for a codec call the caller's OIDC subject, the namespace and how many payloads
+were answered (never a payload); an idempotency record keeps the response body, which holds ids and outcomes only,
 and a keyed digest of the request body (`RequestDigests`), which tells a retry from a reuse
 of the key without revealing the body to anyone holding only the database.
 
@@ -73,7 +74,13 @@ class RequestDigests:
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One gateway call."""
+    """One gateway call.
+
+    ``agency`` is who made an agency API call (its API key's agency); ``subject`` is who made
+    a codec call (the OIDC token's ``sub``), so an agency call leaves it ``None``.
+    ``namespace`` is the municipality a codec call named, when the endpoint serves it;
+    ``payload_count`` how many payloads a codec call answered (0 when refused).
+    """
 
     agency: str | None
     method: str
@@ -82,6 +89,9 @@ class AuditEntry:
     status: int
     outcome: str
     request_id: str
+    subject: str | None = None
+    namespace: str | None = None
+    payload_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,14 +137,16 @@ WITH kept AS (
 ), answer AS (
     SELECT * FROM kept UNION ALL SELECT * FROM earlier
 ), audited AS (
-    INSERT INTO gateway_audit (agency, method, route, consultation_id, status, outcome, request_id)
+    INSERT INTO gateway_audit (agency, method, route, consultation_id, status, outcome, request_id,
+        subject, namespace, payload_count)
     SELECT $1, $7, $3, $4,
         coalesce(
             (SELECT CASE WHEN outcome = 'idempotency_key_reused' THEN 422 ELSE status END
              FROM answer LIMIT 1),
             $5
         ),
-        coalesce((SELECT outcome FROM answer LIMIT 1), 'idempotent_replay'), $9
+        coalesce((SELECT outcome FROM answer LIMIT 1), 'idempotent_replay'), $9,
+        $11, $12, $13
 )
 SELECT route, consultation_id, status, body, request_digest, outcome FROM answer
 """
@@ -151,7 +163,7 @@ def _result(row: asyncpg.Record) -> IdempotentResult:
 
 
 class GatewayRecords:
-    """Audit log and idempotency records in PostgreSQL (migration 0003)."""
+    """Audit log and idempotency records in PostgreSQL (migrations 0003, 0005, 0007)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -160,7 +172,8 @@ class GatewayRecords:
         """Record one call."""
         await self._pool.execute(
             "INSERT INTO gateway_audit (agency, method, route, consultation_id, status, outcome, "
-            "request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "request_id, subject, namespace, payload_count) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             entry.agency,
             entry.method,
             entry.route,
@@ -168,6 +181,9 @@ class GatewayRecords:
             entry.status,
             entry.outcome,
             entry.request_id,
+            entry.subject,
+            entry.namespace,
+            entry.payload_count,
         )
 
     async def first_result(self, agency: str, key: str) -> IdempotentResult | None:
@@ -204,6 +220,9 @@ class GatewayRecords:
             entry.outcome,
             entry.request_id,
             result.request_digest,
+            entry.subject,
+            entry.namespace,
+            entry.payload_count,
         )
         if row is None:  # kept by a call that committed after this statement's snapshot
             kept = await self.first_result(entry.agency, key)

@@ -223,13 +223,18 @@ async def test_the_gateway_serves_the_codec_on_its_own_listener_only_with_a_toke
     assert {e["subject"] for e in audited} == {"operator-7f3a"}
     assert "Lindqvist" not in repr(logs), "never content"
     rows = await stack.pool.fetch(
-        "SELECT route, status, outcome FROM gateway_audit WHERE request_id = ANY($1::text[])",
+        "SELECT * FROM gateway_audit WHERE request_id = ANY($1::text[])",
         [e["request_id"] for e in audited],
     )
-    assert sorted(tuple(r) for r in rows) == [
-        ("/codec/decode", 200, "ok"),
-        ("/codec/encode", 200, "ok"),
+    assert sorted(
+        (r["route"], r["subject"], r["namespace"], r["payload_count"], r["status"], r["outcome"])
+        for r in rows
+    ) == [
+        ("/codec/decode", "operator-7f3a", ns, 1, 200, "ok"),
+        ("/codec/encode", "operator-7f3a", ns, 1, 200, "ok"),
     ]
+    dump = repr([dict(r) for r in rows])
+    assert "Lindqvist" not in dump and PLAIN["payloads"][0]["data"] not in dump, "never content"
 
 
 async def test_the_gateway_refuses_to_start_a_codec_listener_without_oidc(

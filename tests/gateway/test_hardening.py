@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from cases import AcknowledgeConsultation, Agency
 from gateway import GatewayRecords, openapi_document, serve
+from gateway.codec_routes import create_codec_app
 from gateway.config import GatewaySettings
 from gateway.consultations import ConsultationNotFound, Consultations
 from gateway.ratelimit import RateLimiter
@@ -29,6 +30,7 @@ from infra.keys import CaseKeys, KeyError_, MasterKeys, PostgresDataKeyStore, sc
 from infra.settings import get_settings
 from samverkan.commands.gateway import register
 from tests.gateway.conftest import CODEC_TOKEN, Stack
+from tests.oidc_issuer import ISSUER
 
 CHUNK = b"x" * (64 * 1024)
 ONE_CHUNK = len(CHUNK)
@@ -404,6 +406,59 @@ async def test_repeated_wrong_codec_tokens_lock_that_address_out_for_a_while(
     assert right_guess.status_code == 429, "a guessable token: no answer while locked out"
     assert int(right_guess.headers["Retry-After"]) >= 1
     assert operator_call.status_code == 200
+
+
+async def test_codec_calls_are_audited_with_who_where_and_how_many_never_content(
+    stack: Stack,
+) -> None:
+    subject = f"operator-{uuid.uuid4().hex[:8]}"
+    ns = stack.client.namespace
+    plain = {"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "IkFsdmEgTGluZHF2aXN0Ig=="}
+    reader = ISSUER.token([f"{ns}:read"], subject=subject)
+    headers = {**_codec_headers(stack), "Authorization": f"Bearer {reader}"}
+    settings = GatewaySettings(
+        temporal_namespace=ns, samverkan_codec_allowed_hosts="codec.test", **ISSUER.settings()
+    )
+    app = create_codec_app(stack.codec, settings, records=GatewayRecords(stack.pool))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://codec.test"
+    ) as http:
+        decoded = await http.post(
+            "/codec/decode", json={"payloads": [plain, plain, plain]}, headers=headers
+        )
+        not_granted = await http.post("/codec/encode", json={"payloads": [plain]}, headers=headers)
+        elsewhere = await http.post(
+            "/codec/decode",
+            json={"payloads": [plain]},
+            headers={**headers, "X-Namespace": "Alva Lindqvist"},
+        )
+
+    assert (decoded.status_code, not_granted.status_code, elsewhere.status_code) == (200, 403, 403)
+    rows = await stack.pool.fetch(
+        "SELECT * FROM gateway_audit WHERE subject = $1 ORDER BY id", subject
+    )
+    assert [
+        (r["agency"], r["route"], r["namespace"], r["payload_count"], r["status"], r["outcome"])
+        for r in rows
+    ] == [
+        (None, "/codec/decode", ns, 3, 200, "ok"),
+        (None, "/codec/encode", ns, 0, 403, "refused"),
+        (None, "/codec/decode", None, 0, 403, "refused"),  # a namespace not served: not recorded
+    ]
+    dump = repr([dict(r) for r in rows])
+    assert "Lindqvist" not in dump and plain["data"] not in dump
+
+
+async def test_an_agency_call_is_audited_under_its_agency_with_no_codec_fields(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    response = await http.get("/v1/consultations", headers=stack.auth(Agency.POLICE))
+
+    row = await stack.pool.fetchrow(
+        "SELECT agency, subject, payload_count FROM gateway_audit WHERE request_id = $1",
+        response.headers["X-Request-Id"],
+    )
+    assert tuple(row or ()) == ("police", None, None), "the agency is who; no OIDC subject"
 
 
 def test_the_limiter_keeps_a_bounded_number_of_buckets() -> None:
