@@ -57,6 +57,11 @@ GRACE_SECONDS = 15.0
 DEV_SECOND_NAMESPACE = "samverkan-eskilstuna"
 
 
+def frontdoor_port() -> int:
+    """``--auth``: the front door's port (``SAMVERKAN_FRONTDOOR_PORT``, default 7243)."""
+    return int(os.environ.get("SAMVERKAN_FRONTDOOR_PORT") or 7243)
+
+
 def dev_namespaces(settings: Settings) -> list[str]:
     """The dev stack's namespaces: ``SAMVERKAN_NAMESPACES`` if set, else ``TEMPORAL_NAMESPACE``
     (the README's examples use it) and `DEV_SECOND_NAMESPACE`."""
@@ -87,6 +92,8 @@ class DevStack:
     #: Agencies the simulator leaves to a person (``samverkan dev --manual``): it records their
     #: consultations but neither acknowledges nor answers them.
     manual_agencies: tuple[str, ...] = ()
+    #: ``samverkan dev --auth``: sign-on as in production (module docstring).
+    auth: bool = False
     children: list[Child] = field(default_factory=list)
     _pg_server: Any = None
     _stopping: bool = False
@@ -112,6 +119,8 @@ class DevStack:
             "agency gateway": self.settings.samverkan_gateway_port,
             "codec endpoint": self.settings.samverkan_codec_port,
         }
+        if self.auth:
+            ports["front door"] = frontdoor_port()
         for what, port in ports.items():
             if not _port_free(self.host, port):
                 raise StackError(
@@ -130,6 +139,8 @@ class DevStack:
         simulator_url = f"http://{self.host}:{self.settings.samverkan_simulator_port}"
         gateway_url = f"http://{self.host}:{self.settings.samverkan_gateway_port}"
         codec_url = f"http://{self.host}:{self.settings.samverkan_codec_port}/codec"
+        frontdoor_address = f"{self.host}:{frontdoor_port()}"
+        idp_issuer = f"{simulator_url}/idp"
         namespaces = dev_namespaces(self.settings)
         master_keys = load_or_create_dev_master_keys(self.data_dir / "master.key")
         attestation_keys = load_or_create_dev_attestation_keys(self.data_dir / "attestation.key")
@@ -180,31 +191,18 @@ class DevStack:
             "TEMPORAL_ADDRESS": temporal_address,
             "TEMPORAL_NAMESPACE": namespaces[0],
             "SAMVERKAN_NAMESPACES": ",".join(namespaces),
-            # Loopback only (the gateway refuses it elsewhere); the dev Web UI has no sign-on.
-            "SAMVERKAN_CODEC_DEV_OPEN": "true",
             "SAMVERKAN_CODEC_HOST": self.host,
             "SAMVERKAN_CODEC_PORT": str(self.settings.samverkan_codec_port),
             "DATABASE_URL": database_url,
             "SAMVERKAN_DATA_DIR": str(self.data_dir),
             "SAMVERKAN_NOTIFY_URL": f"{simulator_url}/notifications",
             "SAMVERKAN_AGENCIES_FILE": str(self._write_agencies_file(simulator_url)),
+            **(self._sign_on_env(idp_issuer, namespaces) if self.auth else {}),
         }
-        _progress("starting agency gateway")
-        self._spawn(
-            "gateway",
-            [
-                str(SCRIPTS / "samverkan"),
-                "gateway",
-                "--port",
-                str(self.settings.samverkan_gateway_port),
-            ],
-            env,
-        )
-        _wait_for_port(self.host, self.settings.samverkan_gateway_port, "agency gateway", self)
-        _wait_for_port(self.host, self.settings.samverkan_codec_port, "codec endpoint", self)
-        _progress(
-            f"codec endpoint {codec_url}: NO authentication (dev only), listening on loopback only"
-        )
+        if not self.auth:
+            # Loopback only (the gateway refuses it elsewhere); the dev Web UI has no sign-on.
+            env["SAMVERKAN_CODEC_DEV_OPEN"] = "true"
+        # The simulator first: with --auth it is the identity provider the others ask.
         _progress("starting agency simulator")
         self._spawn(
             "simulator",
@@ -220,10 +218,48 @@ class DevStack:
                 "--agency-keys",
                 str(keys_file),
                 *(flag for agency in self.manual_agencies for flag in ("--manual", agency)),
+                *(("--idp-issuer", idp_issuer) if self.auth else ()),
             ],
             env,
         )
         _wait_for_port(self.host, self.settings.samverkan_simulator_port, "agency simulator", self)
+        if self.auth:
+            _progress("starting the front door (Temporal with authorization)")
+            self._spawn(
+                "frontdoor",
+                [
+                    str(SCRIPTS / "samverkan"),
+                    "frontdoor",
+                    "--upstream",
+                    temporal_address,
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(frontdoor_port()),
+                ],
+                env,
+            )
+            _wait_for_port(self.host, frontdoor_port(), "front door", self)
+        _progress("starting agency gateway")
+        self._spawn(
+            "gateway",
+            [
+                str(SCRIPTS / "samverkan"),
+                "gateway",
+                "--port",
+                str(self.settings.samverkan_gateway_port),
+            ],
+            env,
+        )
+        _wait_for_port(self.host, self.settings.samverkan_gateway_port, "agency gateway", self)
+        _wait_for_port(self.host, self.settings.samverkan_codec_port, "codec endpoint", self)
+        if self.auth:
+            _progress(f"codec endpoint {codec_url}: OIDC tokens of {idp_issuer}, per namespace")
+        else:
+            _progress(
+                f"codec endpoint {codec_url}: NO authentication (dev only), "
+                "listening on loopback only"
+            )
         _progress("starting worker and projector")
         self._spawn("worker", [str(SCRIPTS / "samverkan"), "worker"], env)
         self._spawn("projector", [str(SCRIPTS / "samverkan"), "projections", "run"], env)
@@ -241,9 +277,12 @@ class DevStack:
             "codec_url": codec_url,
             "board_url": board_url,
             # What `temporal --codec-auth` takes. Empty in dev: the endpoint listens on
-            # loopback only and the Web UI has no sign-on to send a token; in production it is
-            # "Bearer <the operator's OIDC access token>".
-            "codec_auth": "",
+            # loopback only and the Web UI has no sign-on to send a token; with --auth, and in
+            # production, it is "Bearer <the operator's OIDC access token>".
+            "codec_auth": "Bearer <samverkan dev-token NAMESPACE:ROLE>" if self.auth else "",
+            "auth": self.auth,
+            "frontdoor_address": frontdoor_address if self.auth else "",
+            "idp_issuer": idp_issuer if self.auth else "",
             "data_dir": str(self.data_dir),
             "manual_agencies": list(self.manual_agencies),
         }
@@ -270,6 +309,25 @@ class DevStack:
         self._spawn("board", [str(SCRIPTS / "samverkan"), "board"], board_env)
         _wait_for_port(self.host, port, "coordinator board", self)
         return f"http://{self.host}:{port}/"
+
+    def _sign_on_env(self, idp_issuer: str, namespaces: list[str]) -> dict[str, str]:
+        """``--auth``: the codec endpoint and the front door trust the dev identity provider
+        (served by the simulator), whose service accounts are registered here."""
+        from simulator.idp import ALGORITHM, AUDIENCE, DevIdentityProvider
+
+        idp = DevIdentityProvider(self.data_dir, idp_issuer)
+        idp.register_service_accounts(
+            {
+                "samverkan-worker": [f"{ns}:write" for ns in namespaces],
+                "samverkan-gateway": [f"{ns}:write" for ns in namespaces],
+            }
+        )
+        return {
+            "SAMVERKAN_CODEC_OIDC_ISSUER": idp_issuer,
+            "SAMVERKAN_CODEC_OIDC_AUDIENCE": AUDIENCE,
+            "SAMVERKAN_CODEC_OIDC_JWKS_URL": idp.jwks_url,
+            "SAMVERKAN_CODEC_OIDC_ALGORITHMS": ALGORITHM,
+        }
 
     def _local_temporal_env(self) -> dict[str, str]:
         """The stack's own Temporal is plain loopback: a developer's Temporal profile file, API
@@ -515,8 +573,8 @@ Samverkan dev stack is running.
   Task queue        {endpoints["task_queue"]}
   PostgreSQL        {endpoints["database_url"]}
   Agency gateway    {endpoints["gateway_url"]}
-  Codec endpoint    {endpoints["codec_url"]}  (no authentication: dev only, loopback only)
-  Agency simulator  {endpoints["simulator_url"]}{_manual_note(endpoints)}
+  Codec endpoint    {endpoints["codec_url"]}  {_codec_note(endpoints)}
+  Agency simulator  {endpoints["simulator_url"]}{_manual_note(endpoints)}{_sign_on_lines(endpoints)}
   Coordinator board {endpoints["board_url"]}  (no authentication: dev only, loopback only)
   Endpoints file    {endpoints["data_dir"]}/endpoints.json   logs: {endpoints["data_dir"]}/logs/
 
@@ -531,7 +589,43 @@ or from another shell (payloads are encrypted: the CLI needs the codec endpoint)
   .venv/bin/temporal workflow start --type CaseWorkflow --task-queue {endpoints["task_queue"]} \\
     --workflow-id {workflow_id} --input '{json.dumps(example, ensure_ascii=False)}'
 
-Press Ctrl-C to stop everything.
+{_sign_on_example(endpoints)}Press Ctrl-C to stop everything.
+"""
+
+
+def _codec_note(endpoints: dict[str, Any]) -> str:
+    if endpoints.get("auth"):
+        return '(a token with read on the namespace: --codec-auth "Bearer $TOKEN")'
+    return "(no authentication: dev only, loopback only)"
+
+
+def _sign_on_lines(endpoints: dict[str, Any]) -> str:
+    if not endpoints.get("auth"):
+        return ""
+    return (
+        f"\n  Front door        {endpoints['frontdoor_address']}  (Temporal with authorization, "
+        "as Temporal's own authorizer in production)"
+        f"\n  Identity provider {endpoints['idp_issuer']}  (dev stand-in for the region's OIDC "
+        "issuer)"
+    )
+
+
+def _sign_on_example(endpoints: dict[str, Any]) -> str:
+    if not endpoints.get("auth"):
+        return ""
+    first, *others = endpoints["namespaces"]
+    other = others[0] if others else "another-namespace"
+    return f"""Sign in as an operator of {first} (a token for that namespace only):
+
+  TOKEN=$(.venv/bin/samverkan dev-token {first}:write --subject operator-1)
+  .venv/bin/temporal workflow list --address {endpoints["frontdoor_address"]} --tls=false \\
+    --api-key "$TOKEN" --namespace {first}     # lists {first}'s cases
+  .venv/bin/temporal workflow list --address {endpoints["frontdoor_address"]} --tls=false \\
+    --api-key "$TOKEN" --namespace {other}     # refused: Request unauthorized.
+
+The dev server's own address ({endpoints["temporal_address"]}) and Web UI have no sign-on:
+there payloads stay encrypted, because the codec endpoint wants a token the UI cannot send.
+
 """
 
 
@@ -542,12 +636,19 @@ def _manual_note(endpoints: dict[str, Any]) -> str:
     return f"  (leaves {', '.join(manual)} to you: answer through the gateway)"
 
 
-def run(settings: Settings, example_json: str, manual_agencies: tuple[str, ...] = ()) -> int:
+def run(
+    settings: Settings,
+    example_json: str,
+    manual_agencies: tuple[str, ...] = (),
+    *,
+    auth: bool = False,
+) -> int:
     """Run the stack until SIGINT or SIGTERM; return the process exit code.
 
-    ``manual_agencies``: agencies whose consultations the simulator leaves to a person.
+    ``manual_agencies``: agencies whose consultations the simulator leaves to a person;
+    ``auth``: sign-on as in production (``samverkan dev --auth``).
     """
-    stack = DevStack(settings, manual_agencies=manual_agencies)
+    stack = DevStack(settings, manual_agencies=manual_agencies, auth=auth)
 
     def request_stop(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt

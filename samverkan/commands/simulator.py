@@ -42,6 +42,11 @@ def register(app: typer.Typer) -> None:
         agency_keys: Path | None = typer.Option(  # noqa: B008 - typer's declaration style
             None, help="JSON file of gateway API keys by agency name, for --gateway-url."
         ),
+        idp_issuer: str | None = typer.Option(
+            None,
+            help="Also serve the dev identity provider under /idp with this issuer URL (its "
+            "key and service accounts in SAMVERKAN_DATA_DIR; samverkan dev --auth).",
+        ),
     ) -> None:
         """Serve simulated agency systems and the notification endpoint over HTTP.
 
@@ -92,6 +97,11 @@ def register(app: typer.Typer) -> None:
             responder = GatewayResponder(gateway_url, keys)
         else:
             responder = TemporalUpdateResponder(connect=lambda: connect(settings))
+        idp = None
+        if idp_issuer:
+            from simulator.idp import DevIdentityProvider
+
+            idp = DevIdentityProvider(settings.samverkan_data_dir, idp_issuer)
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(
                 run_simulator(
@@ -99,5 +109,6 @@ def register(app: typer.Typer) -> None:
                     port=port or settings.samverkan_simulator_port,
                     config=behaviours,
                     responder=responder,
+                    idp=idp,
                 )
             )
