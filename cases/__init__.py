@@ -14,8 +14,6 @@ from cases.access import (
     check_consultation_request,
     consultation_request,
     disclosure_for,
-    view_for,
-    visible_fields,
 )
 from cases.commands import (
     AcknowledgeConsultation,
@@ -328,7 +326,5 @@ __all__ = [
     "suspend",
     "upcast",
     "upcaster",
-    "view_for",
-    "visible_fields",
     "working_days_between",
 ]

@@ -1,11 +1,12 @@
-"""Who may see what, and what a consultation request may disclose to an agency.
+"""What a consultation request may disclose to an agency.
 
-Visibility is decided per case state × role (`visible_fields`). Disclosure is decided
-per agency × legal basis (`DISCLOSABLE`): a request carries only the fields its agency
-and legal basis permit, CVE never receives personal data, and every request that does
-carry personal data is recorded as `DisclosureRecorded` with its legal basis, harm
-assessment (menprövning), recipient, fields, time and decider. After ``closed`` nothing
-is disclosed or visible externally.
+Disclosure is decided per agency × legal basis (`DISCLOSURE_TABLE`): a request carries
+only the fields its agency and legal basis permit, CVE never receives personal data, and
+every request that does carry personal data is recorded as `DisclosureRecorded` with its
+legal basis, harm assessment (menprövning), recipient, fields, time and decider. After
+``closed`` nothing is disclosed.
+
+Who may *read* a case is not decided here: docs/security.md, "Who can reach what".
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from cases.disclosure import STATEMENT_PART, ConsentGiver, DisclosureStatement, HarmAssessment
 from cases.errors import Rejected
 from cases.events import ConsultationRequested, DisclosureRecorded, HarmResult
-from cases.models import Agency, CaseStateName, DomainModel, LegalBasis, Role
+from cases.models import Agency, CaseStateName, DomainModel, LegalBasis
 from cases.policy import LegalReference, Policy
 from cases.state import CaseState, ConsultationStatus
 from cases.workdays import local_date
@@ -150,77 +151,6 @@ questions must be anonymised). ``summary`` is never sent any more."""
 
 OSL_10_18A_AGE_LIMIT = 21
 """OSL 10:18 a lets social services share data with the police about a person under 21."""
-
-_STATE_FIELDS = (
-    "case_number",
-    "municipality",
-    "state",
-    "urgent",
-    "mandatory_reporter",
-    "reporter_kind",
-    "received_at",
-    "subject",
-    "summary",
-    "concern_category",
-    "protection_acute",
-    "investigation_opened_at",
-    "investigation_extended_until",
-    "extension_count",
-    "outcome",
-    "deadlines",
-    "deadline_status",
-    "escalations_raised",
-    "consultations",
-    "consents",
-    "suspended_clocks",
-    "next_consultation_number",
-    "disclosure_count",
-    "rejected_signal_count",
-    "closed_at",
-    "version",
-    "last_event_at",
-)
-_PERSONAL_STATE = frozenset({"subject", "summary"})
-ALL_FIELDS = frozenset(_STATE_FIELDS)
-NON_PERSONAL_FIELDS = ALL_FIELDS - _PERSONAL_STATE
-_ACUTE_STATES = frozenset(
-    {
-        CaseStateName.RECEIVED,
-        CaseStateName.PROTECTION_ASSESSMENT,
-        CaseStateName.IMMEDIATE_PROTECTION,
-    }
-)
-_EXTERNAL_FIELDS = frozenset({"case_number", "state"})
-
-
-def visible_fields(state: CaseStateName, role: Role) -> frozenset[str]:
-    """The `CaseState` fields ``role`` may see while the case is in ``state``.
-
-    Officers, unit managers and heads of division see everything. The on-call service
-    (socialjour) sees everything while protection is being assessed, and no personal data
-    after. Coordinators and auditors never see personal data. An external agency sees only
-    the case number and state (its disclosures reach it as requests), and nothing once
-    the case is closed. Consultation questions follow ``subject``: see `view_for`.
-    """
-    if role in {Role.OFFICER, Role.UNIT_MANAGER, Role.HEAD_OF_DIVISION}:
-        return ALL_FIELDS
-    if role is Role.ON_CALL:
-        return ALL_FIELDS if state in _ACUTE_STATES else NON_PERSONAL_FIELDS
-    if role in {Role.COORDINATOR, Role.AUDITOR}:
-        return NON_PERSONAL_FIELDS
-    return frozenset() if state is CaseStateName.CLOSED else _EXTERNAL_FIELDS
-
-
-def view_for(case: CaseState, role: Role) -> dict[str, Any]:
-    """The case as JSON with only the fields ``role`` may see (consultation questions only
-    for a role that may see the subject)."""
-    fields = visible_fields(case.state, role)
-    data = case.model_dump(mode="json", include=set(fields))
-    if "consultations" in data and "subject" not in fields:
-        for consultation in data["consultations"].values():
-            consultation.pop("questions", None)
-            consultation.pop("statement", None)
-    return data
 
 
 class ConsultationRequestPayload(DomainModel):

@@ -156,12 +156,12 @@ class ConsentScope(StrEnum):
 
 
 class Role(StrEnum):
-    """Who is looking or acting.
+    """Who decides, acts or is escalated to (not who may read: docs/security.md).
 
     Operator roles: ``officer`` case worker (handläggare); ``unit_manager`` (enhetschef);
     ``head_of_division`` (avdelningschef); ``on_call`` out-of-hours social services
     (socialjour); ``coordinator`` prevention coordinator (samordnare); ``auditor``
-    supervisor or auditor, no personal data. ``agency`` is any external agency system.
+    supervisor or auditor. ``agency`` is any external agency system.
     """
 
     OFFICER = "officer"

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 import cases
-from cases import Agency, DeadlineKind, LegalBasis, Rejected, Role
+from cases import Agency, DeadlineKind, LegalBasis, Rejected
 from cases import CaseStateName as S
 from tests.cases.case_builders import Case, types
 
@@ -261,37 +261,6 @@ def test_consent_for_an_unknown_scope_is_rejected() -> None:
     with pytest.raises(Rejected) as info:
         case.do(cases.ChangeConsent.model_construct(given=True, scope="neighbours", by_whom="g"))
     assert info.value.field == "scope"
-
-
-@pytest.mark.parametrize("role", [Role.OFFICER, Role.UNIT_MANAGER, Role.HEAD_OF_DIVISION])
-def test_case_workers_see_the_subject(role: Role) -> None:
-    assert "subject" in cases.visible_fields(S.INVESTIGATION, role)
-
-
-@pytest.mark.parametrize("role", [Role.AUDITOR, Role.COORDINATOR])
-def test_auditors_and_coordinators_never_see_personal_data(role: Role) -> None:
-    for state in S:
-        fields = cases.visible_fields(state, role)
-        assert "subject" not in fields and "summary" not in fields
-        assert "deadlines" in fields
-
-
-def test_on_call_sees_the_subject_only_while_protection_is_assessed() -> None:
-    assert "subject" in cases.visible_fields(S.PROTECTION_ASSESSMENT, Role.ON_CALL)
-    assert "subject" not in cases.visible_fields(S.INVESTIGATION, Role.ON_CALL)
-
-
-def test_an_agency_sees_nothing_after_closed() -> None:
-    assert cases.visible_fields(S.INVESTIGATION, Role.AGENCY) == {"case_number", "state"}
-    assert cases.visible_fields(S.CLOSED, Role.AGENCY) == frozenset()
-
-
-def test_a_view_without_the_subject_hides_consultation_questions() -> None:
-    case, cid = asked()
-    view = cases.view_for(case.s, Role.AUDITOR)
-    assert "subject" not in view
-    assert "questions" not in view["consultations"][cid]
-    assert "questions" in cases.view_for(case.s, Role.OFFICER)["consultations"][cid]
 
 
 def test_delivery_is_recorded_once() -> None:
