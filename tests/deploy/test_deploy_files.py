@@ -268,17 +268,74 @@ def test_every_samverkan_pod_gets_its_config_and_only_the_secrets_it_needs():
         == {
             "DATABASE_URL",
             "SAMVERKAN_MASTER_KEYS",
-            "TEMPORAL_API_KEY",
+            *TEMPORAL_SERVICE_ACCOUNT,
         }
         | AGENCY_TOKENS
     )
     assert _secret_keys_of("gateway") == {
         "DATABASE_URL",
         "SAMVERKAN_MASTER_KEYS",
-        "TEMPORAL_API_KEY",
+        *TEMPORAL_SERVICE_ACCOUNT,
     }
     assert _secret_keys_of("projector") == {"DATABASE_URL"}
     assert _secret_keys_of("migrate") == {"DATABASE_URL"}
+
+
+#: A component's service account at the OIDC issuer, for Temporal's authorizer.
+TEMPORAL_SERVICE_ACCOUNT = ("SAMVERKAN_TEMPORAL_CLIENT_ID", "SAMVERKAN_TEMPORAL_CLIENT_SECRET")
+
+
+def _secret_names_of(component: str) -> set[str]:
+    [container] = [
+        c
+        for d in _deployments()
+        if d["metadata"]["labels"]["app.kubernetes.io/component"] == component
+        for c in _containers(d)
+    ]
+    return {ref["secretRef"]["name"] for ref in container["envFrom"] if "secretRef" in ref}
+
+
+def test_worker_and_gateway_each_fetch_temporal_tokens_as_their_own_service_account():
+    """Temporal's authorizer grants per service account: the worker's and the gateway's are
+    two, each in a Secret only its component gets; the token URL is configuration; no static
+    API key anywhere (with a token URL it would be refused, infra.temporal_client)."""
+    secrets = _secrets()
+    holders = {
+        component: {
+            name
+            for name in _secret_names_of(component)
+            if set(TEMPORAL_SERVICE_ACCOUNT) & secrets[name]
+        }
+        for component in ("worker", "gateway", "projector", "migrate")
+    }
+    assert holders == {
+        "worker": {"samverkan-temporal-worker"},
+        "gateway": {"samverkan-temporal-gateway"},
+        "projector": set(),
+        "migrate": set(),
+    }
+    for name in ("samverkan-temporal-worker", "samverkan-temporal-gateway"):
+        assert secrets[name] == set(TEMPORAL_SERVICE_ACCOUNT), name
+    [template] = [
+        doc
+        for doc in _yaml_docs(DEPLOY / "k8s" / "secret.template.yaml")
+        if doc["metadata"]["name"] == "samverkan-temporal-worker"
+    ]
+    ids = {
+        doc["metadata"]["name"]: doc["stringData"]["SAMVERKAN_TEMPORAL_CLIENT_ID"]
+        for doc in _yaml_docs(DEPLOY / "k8s" / "secret.template.yaml")
+        if doc["metadata"]["name"].startswith("samverkan-temporal-")
+    }
+    assert len(set(ids.values())) == 2, ids
+    assert template["stringData"]["SAMVERKAN_TEMPORAL_CLIENT_SECRET"] == "REPLACE-ME"
+    env = _k8s("ConfigMap", "samverkan-env")["data"]
+    assert env["SAMVERKAN_TEMPORAL_TOKEN_URL"].startswith("https://")
+    values = _yaml_docs(DEPLOY / "helm" / "temporal-values.yaml")[0]
+    jwks = values["server"]["config"]["authorization"]["jwtKeyProvider"]["keySourceURIs"]
+    realm = env["SAMVERKAN_TEMPORAL_TOKEN_URL"].split("/protocol/")[0]
+    assert all(uri.startswith(realm + "/") for uri in jwks), "one issuer signs and checks"
+    everywhere = _env_of_samverkan_containers()
+    assert "TEMPORAL_API_KEY" not in everywhere, everywhere.get("TEMPORAL_API_KEY")
 
 
 def test_the_migration_job_alone_uses_the_owner_database_role():
