@@ -26,6 +26,7 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from infra.attestation_interceptors import AgencyAttestationCheck
 from infra.sandbox import workflow_runner
 from workflows import WORKFLOWS
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from activities.agencies import SystemFactory
     from activities.config import AgencyDirectory
     from eventstore import EventStore
+    from infra.attestation import AttestationKeys
     from infra.keys import CaseKeys
     from infra.settings import Settings
 
@@ -50,15 +52,22 @@ def build_worker(
     *,
     task_queue: str,
     activities: Sequence[Callable[..., Any]],
+    attestation_keys: AttestationKeys | None = None,
     max_cached_workflows: int = 1000,
     max_concurrent_activities: int = MAX_CONCURRENT_ACTIVITIES,
 ) -> Worker:
-    """The worker with both workflows and the given activities (real ones or fakes)."""
+    """The worker with both workflows and the given activities (real ones or fakes).
+
+    A consultation's agency updates (acknowledge, answer, decline) are accepted only with the
+    agency gateway's attestation under ``attestation_keys``; without keys, none is
+    (`infra.attestation_interceptors`).
+    """
     return Worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
         activities=list(activities),
+        interceptors=[AgencyAttestationCheck(attestation_keys)],
         workflow_runner=workflow_runner(),
         max_cached_workflows=max_cached_workflows,
         max_concurrent_activities=max_concurrent_activities,
@@ -143,6 +152,7 @@ async def production_activities(
 async def run_worker() -> None:
     """Run the production worker until SIGTERM or SIGINT."""
     from eventstore import create_pool
+    from infra.attestation import KEYS_ENV, AttestationConfigError, AttestationKeys
     from infra.codec import EncryptionCodec, build_codec
     from infra.keys import KeyError_, MasterKeys
     from infra.logging import configure_logging, get_logger
@@ -161,6 +171,20 @@ async def run_worker() -> None:
         raise SystemExit(
             f"{exc}: the worker encrypts every payload and needs the master keys."
         ) from None
+    secret = settings.samverkan_agency_attestation_keys
+    try:
+        attestation_keys = AttestationKeys.from_setting(
+            secret.get_secret_value() if secret else None
+        )
+    except AttestationConfigError as exc:
+        raise SystemExit(f"{exc}.") from None
+    if attestation_keys is None:
+        log.warning(
+            "agency updates refused: no attestation keys",
+            setting=KEYS_ENV,
+            detail="every acknowledge, answer and decline is refused; give the worker the "
+            "agency gateway's key",
+        )
     runtime = runtime_with_metrics(settings.samverkan_metrics_bind)
     namespaces = settings.namespaces()
     async with AsyncExitStack() as stack:
@@ -181,7 +205,10 @@ async def run_worker() -> None:
             )
             workers.append(
                 build_worker(
-                    client, task_queue=settings.samverkan_task_queue, activities=activities
+                    client,
+                    task_queue=settings.samverkan_task_queue,
+                    activities=activities,
+                    attestation_keys=attestation_keys,
                 )
             )
         stop = asyncio.Event()

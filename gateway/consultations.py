@@ -37,11 +37,18 @@ from temporalio.service import RPCError, RPCStatusCode
 from cases import Agency
 from cases.ids import parse_workflow_id
 from cases.workdays import local_date
+from infra.attestation_interceptors import UNAUTHENTICATED
 from infra.keys import KeyDestroyed, PostgresDataKeyStore, StoredKey, scope_for_workflow_id
 
 
 class ConsultationNotFound(Exception):
     """No such consultation for this agency (unknown, or another agency's: never told apart)."""
+
+
+class AttestationRefused(RuntimeError):
+    """The workers refused this gateway's attestation of the agency: its
+    ``SAMVERKAN_AGENCY_ATTESTATION_KEYS`` do not match theirs (a server fault, never the
+    agency's; the app answers 503)."""
 
 
 class Refused(Exception):
@@ -148,7 +155,8 @@ class Consultations:
 
         Raises:
             Refused: the validator rejected it. ConsultationNotFound: no such workflow, or
-                another agency's (never told apart).
+                another agency's (never told apart). AttestationRefused: the workers do not
+                accept this gateway's attestation (keys out of step).
         """
         if await self._case_key(consultation_id) is None:
             await self._owned(consultation_id, agency)  # encrypting would create the key
@@ -159,6 +167,11 @@ class Consultations:
             raise ConsultationNotFound from None
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.type == UNAUTHENTICATED:
+                raise AttestationRefused(
+                    "the workers refused the gateway's agency attestation: check that gateway "
+                    "and workers share SAMVERKAN_AGENCY_ATTESTATION_KEYS"
+                ) from None
             if isinstance(cause, ApplicationError) and cause.type == "Rejected":
                 code = str(cause.message).split(":", 1)[0].strip() or "rejected"
                 if code == "wrong_agency":

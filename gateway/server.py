@@ -7,6 +7,11 @@ The codec listener needs its OIDC settings (`gateway.codec_routes.codec_access`)
 Before serving, `check_master_keys` unwraps one stored data key per master key that wrapped
 any: a wrong or missing master key stops the start with one sentence naming the key id,
 instead of a gateway that fails on the first call that needs a key.
+
+Every agency update the gateway sends carries its attestation of the calling agency
+(`infra.attestation_interceptors.attesting` with ``attestation_keys``): the workers accept
+acknowledge, answer and decline only with it, so an operator with write access to the
+namespace cannot send one in an agency's name (docs/security.md).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from gateway.consultations import Consultations
 from gateway.credentials import AgencyCredentials
 from gateway.oidc import DevOpenAccess
 from gateway.records import GatewayRecords
+from infra.attestation import AttestationKeys
+from infra.attestation_interceptors import attesting
 from infra.codec import build_codec
 from infra.keys import KeyError_, MasterKeys, PostgresDataKeyStore, UnknownKey
 from infra.temporal_client import with_codec
@@ -82,12 +89,14 @@ async def serve(
     client: Client,
     pool: asyncpg.Pool,
     master_keys: MasterKeys,
+    attestation_keys: AttestationKeys,
     settings: GatewaySettings | None = None,
     meter: MetricMeter | None = None,
     codec: bool = True,
 ) -> None:
     """Serve the gateway until cancelled or either listener stops. ``client`` may lack the
-    codec; it gets it here. ``codec=False`` serves the agency API alone.
+    codec; it gets it here, and signs agency updates with ``attestation_keys``.
+    ``codec=False`` serves the agency API alone.
 
     Raises:
         MasterKeyMismatch: ``master_keys`` do not unwrap the stored data keys (nothing served).
@@ -102,7 +111,9 @@ async def serve(
     )
     records = GatewayRecords(pool)
     deps = GatewayDeps(
-        consultations=Consultations(client=with_codec(client, payload_codec), pool=pool),
+        consultations=Consultations(
+            client=with_codec(attesting(client, attestation_keys), payload_codec), pool=pool
+        ),
         credentials=AgencyCredentials(pool),
         records=records,
         settings=settings,

@@ -150,6 +150,15 @@ class AttestationKeys:
             keys.append((kid.strip(), key))
         return cls(tuple(keys))
 
+    @classmethod
+    def from_setting(cls, text: str | None) -> AttestationKeys | None:
+        """`parse` of the setting's value; None when it is unset or blank.
+
+        Raises:
+            AttestationConfigError: as `parse`.
+        """
+        return cls.parse(text) if text and text.strip() else None
+
     @staticmethod
     def generate_entry(kid: str) -> str:
         """A new ``kid:base64key`` entry (32 random bytes) to put first in the setting."""

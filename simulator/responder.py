@@ -3,7 +3,9 @@
 A real agency answers through the agency gateway, and so does the simulator in the dev
 stack (`GatewayResponder`, one API key per agency). `TemporalUpdateResponder` answers
 with Temporal updates (``acknowledge``, ``answer``, ``decline``) on the workflow whose id
-is the consultation id, as an agency with its own Temporal client would.
+is the consultation id, standing in for the gateway: the workers accept those updates only
+with the gateway's attestation, so it signs with the attestation keys it is given (tests and
+benchmarks that run no gateway); without keys its updates are refused as ``unauthenticated``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import httpx
 from temporalio.client import Client
 
 from cases import AcknowledgeConsultation, AnswerConsultation, DeclineConsultation
+from infra.attestation import AttestationKeys
+from infra.attestation_interceptors import attesting
 from infra.converter import data_converter
 
 __all__ = [
@@ -83,19 +87,36 @@ class RecordingResponder:
 
 
 class TemporalUpdateResponder:
-    """Answers with a Temporal update on the workflow whose id is the consultation id."""
+    """Answers with a Temporal update on the workflow whose id is the consultation id,
+    signed as the gateway would sign it when given ``attestation_keys``."""
 
-    def __init__(self, *, client: Client | None = None, connect: ClientFactory | None = None):
+    def __init__(
+        self,
+        *,
+        client: Client | None = None,
+        connect: ClientFactory | None = None,
+        attestation_keys: AttestationKeys | None = None,
+    ):
         """Use ``client``, or connect on first use with ``connect`` (the simulator then
         starts even while Temporal is still coming up)."""
         if client is None and connect is None:
             raise ValueError("give a client or a way to connect")
-        self._client = client
+        self._keys = attestation_keys
+        self._client = self._signing(client) if client is not None else None
         self._connect = connect
         self._lock = asyncio.Lock()
 
+    def _signing(self, client: Client) -> Client:
+        return attesting(client, self._keys) if self._keys is not None else client
+
     @classmethod
-    def connecting_to(cls, address: str, *, namespace: str = "default") -> TemporalUpdateResponder:
+    def connecting_to(
+        cls,
+        address: str,
+        *,
+        namespace: str = "default",
+        attestation_keys: AttestationKeys | None = None,
+    ) -> TemporalUpdateResponder:
         """A responder that connects to ``address`` with Samverkan's data converter."""
 
         async def connect() -> Client:
@@ -103,7 +124,7 @@ class TemporalUpdateResponder:
                 address, namespace=namespace, data_converter=data_converter()
             )
 
-        return cls(connect=connect)
+        return cls(connect=connect, attestation_keys=attestation_keys)
 
     async def acknowledge(self, consultation_id: str, command: AcknowledgeConsultation) -> None:
         """Execute update ``acknowledge``."""
@@ -125,7 +146,7 @@ class TemporalUpdateResponder:
         async with self._lock:
             if self._client is None:
                 assert self._connect is not None
-                self._client = await self._connect()
+                self._client = self._signing(await self._connect())
             return self._client
 
 

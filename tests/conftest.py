@@ -24,6 +24,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
 from infra.converter import data_converter
+from tests.agency_attestation import signing
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 SCRIPTS = Path(sysconfig.get_path("scripts"))
@@ -88,6 +89,7 @@ async def _time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(SCRIPTS / "temporal-test-server"),
         data_converter=data_converter(),
+        interceptors=signing(),  # the gateway's path for agency updates
     )
     try:
         await _register_search_attributes(env)
@@ -126,6 +128,7 @@ async def local_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(SCRIPTS / "temporal"),
         data_converter=data_converter(),
+        interceptors=signing(),  # the gateway's path for agency updates
         search_attributes=list(SEARCH_ATTRIBUTES),
         dev_server_log_level="error",
         ui=False,

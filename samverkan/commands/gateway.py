@@ -11,7 +11,8 @@
   date has passed (`samverkan.retention`); ``keys rotate`` re-wraps every data key with the
   active master key; ``keys new-master KID`` prints a new ``SAMVERKAN_MASTER_KEYS`` entry.
 
-Database from ``DATABASE_URL``, master keys from ``SAMVERKAN_MASTER_KEYS``. Operator errors
+Database from ``DATABASE_URL``, master keys from ``SAMVERKAN_MASTER_KEYS``; ``gateway`` also
+needs ``SAMVERKAN_AGENCY_ATTESTATION_KEYS`` (it signs every agency update). Operator errors
 end in one sentence on stderr and exit code 2; no key material or DSN is ever printed except
 the new agency key (once) and a new master-key entry (asked for).
 """
@@ -33,6 +34,7 @@ from infra.keys import CaseKeys, KeyError_, MasterKeys, PostgresDataKeyStore, ca
 
 if TYPE_CHECKING:
     from cases import Policy
+    from infra.attestation import AttestationKeys
     from samverkan.retention import PurgeReport
 
 T = TypeVar("T")
@@ -58,6 +60,23 @@ def _master_keys() -> MasterKeys:
         return MasterKeys.from_env()
     except KeyError_ as exc:
         raise _fail(f"{exc}.") from None
+
+
+def _attestation_keys() -> AttestationKeys:
+    from infra.attestation import KEYS_ENV, AttestationConfigError, AttestationKeys
+    from infra.settings import get_settings
+
+    secret = get_settings().samverkan_agency_attestation_keys
+    try:
+        keys = AttestationKeys.from_setting(secret.get_secret_value() if secret else None)
+    except AttestationConfigError as exc:
+        raise _fail(f"{exc}; the gateway does not start.") from None
+    if keys is None:
+        raise _fail(
+            f"{KEYS_ENV} is not set: the gateway signs every agency update with it and the "
+            "workers refuse unsigned ones (docs/security.md); the gateway does not start."
+        )
+    return keys
 
 
 def _with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
@@ -162,6 +181,7 @@ def register(app: typer.Typer) -> None:
         from infra.temporal_client import connect
 
         master = _master_keys()
+        attestation = _attestation_keys()
         settings = GatewaySettings()
         given = {
             "samverkan_gateway_host": host,
@@ -189,6 +209,7 @@ def register(app: typer.Typer) -> None:
                 client=client,
                 pool=pool,
                 master_keys=master,
+                attestation_keys=attestation,
                 settings=settings,
                 meter=runtime.metric_meter if shell.samverkan_metrics_bind else None,
                 codec=not no_codec,

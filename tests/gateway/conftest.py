@@ -25,9 +25,11 @@ from gateway import (
     GatewaySettings,
     create_app,
 )
+from infra.attestation_interceptors import AgencyAttestationCheck, attesting
 from infra.codec import EncryptionCodec
 from infra.keys import CaseKeys, MasterKeys, PostgresDataKeyStore
 from infra.temporal_client import with_codec
+from tests.agency_attestation import TEST_ATTESTATION_KEYS, unsigned
 from tests.gateway.probe import ProbeCase, ProbeConsultation, ProbeConsultationInput
 from tests.oidc_issuer import ISSUER
 
@@ -76,6 +78,8 @@ async def stack(time_skipping_env: WorkflowEnvironment, database_url: str) -> As
         namespace=time_skipping_env.client.namespace,
     )
     client = with_codec(time_skipping_env.client, codec)
+    # The gateway's own client, as `gateway.serve` builds it: it signs agency updates.
+    gateway_client = with_codec(attesting(unsigned(client), TEST_ATTESTATION_KEYS), codec)
     credentials = AgencyCredentials(pool)
     keys = {agency: await credentials.issue(agency) for agency in Agency}
     task_queue = f"gateway-{uuid.uuid4().hex[:8]}"
@@ -91,7 +95,7 @@ async def stack(time_skipping_env: WorkflowEnvironment, database_url: str) -> As
         settings = GatewaySettings(**values)
         return create_app(
             GatewayDeps(
-                consultations=Consultations(client=client, pool=pool),
+                consultations=Consultations(client=gateway_client, pool=pool),
                 credentials=credentials,
                 records=GatewayRecords(pool),
                 settings=settings,
@@ -110,6 +114,12 @@ async def stack(time_skipping_env: WorkflowEnvironment, database_url: str) -> As
         task_queue=task_queue,
         workflows=[ProbeConsultation, ProbeCase],
         workflow_runner=UnsandboxedWorkflowRunner(),
+        # The production worker's check, on the probe's consultations.
+        interceptors=[
+            AgencyAttestationCheck(
+                TEST_ATTESTATION_KEYS, workflow_types=frozenset({"GatewayProbeConsultation"})
+            )
+        ],
     ):
         try:
             yield Stack(client, pool, keys, codec, task_queue, make_app, make_asgi)

@@ -21,6 +21,7 @@ from gateway import GatewaySettings
 from gateway.codec_routes import CodecNotConfigured, codec_access, create_codec_app
 from gateway.oidc import DevOpenAccess, OidcVerifier, TokenRefused, parse_permissions
 from gateway.server import serve
+from tests.agency_attestation import TEST_ATTESTATION_KEYS
 from tests.gateway.conftest import Stack
 from tests.oidc_issuer import AUDIENCE, ISSUER, ISSUER_NAME
 
@@ -156,6 +157,7 @@ def _free_port() -> int:
 async def _serving(stack: Stack, settings: GatewaySettings) -> AsyncIterator[None]:
     task = asyncio.create_task(
         serve(
+            attestation_keys=TEST_ATTESTATION_KEYS,
             client=stack.client,
             pool=stack.pool,
             master_keys=stack.codec.keys.master_keys,
@@ -247,6 +249,7 @@ async def test_the_gateway_refuses_to_start_a_codec_listener_without_oidc(
     )
     with pytest.raises(CodecNotConfigured):
         await serve(
+            attestation_keys=TEST_ATTESTATION_KEYS,
             client=stack.client,
             pool=stack.pool,
             master_keys=stack.codec.keys.master_keys,

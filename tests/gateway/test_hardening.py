@@ -29,6 +29,7 @@ from infra import temporal_client
 from infra.keys import CaseKeys, KeyError_, MasterKeys, PostgresDataKeyStore, scope_for_workflow_id
 from infra.settings import get_settings
 from samverkan.commands.gateway import register
+from tests.agency_attestation import TEST_ATTESTATION_ENTRY, TEST_ATTESTATION_KEYS
 from tests.gateway.conftest import CODEC_TOKEN, Stack
 from tests.oidc_issuer import ISSUER
 
@@ -597,12 +598,26 @@ async def test_serve_refuses_master_keys_that_do_not_unwrap_the_stored_data_keys
     await stack.consultation(Agency.POLICE)  # at least one data key, wrapped by "t1"
 
     with pytest.raises(KeyError_) as same_id:
-        await serve(client=stack.client, pool=stack.pool, master_keys=_wrong_key_named("t1"))
+        await serve(
+            attestation_keys=TEST_ATTESTATION_KEYS,
+            client=stack.client,
+            pool=stack.pool,
+            master_keys=_wrong_key_named("t1"),
+        )
     with pytest.raises(KeyError_) as other_id:
-        await serve(client=stack.client, pool=stack.pool, master_keys=_wrong_key_named("t2"))
+        await serve(
+            attestation_keys=TEST_ATTESTATION_KEYS,
+            client=stack.client,
+            pool=stack.pool,
+            master_keys=_wrong_key_named("t2"),
+        )
     assert uvicorn_started == []
     await serve(
-        client=stack.client, pool=stack.pool, master_keys=stack.codec.keys.master_keys, codec=False
+        attestation_keys=TEST_ATTESTATION_KEYS,
+        client=stack.client,
+        pool=stack.pool,
+        master_keys=stack.codec.keys.master_keys,
+        codec=False,
     )
 
     assert len(uvicorn_started) == 1, "the right keys start it"
@@ -617,6 +632,7 @@ async def test_the_gateway_command_says_which_master_key_is_wrong_in_one_line(
     wrong = MasterKeys.generate_entry("t1")
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("SAMVERKAN_MASTER_KEYS", wrong)
+    monkeypatch.setenv("SAMVERKAN_AGENCY_ATTESTATION_KEYS", TEST_ATTESTATION_ENTRY)
     connected: list[object] = []
 
     async def connect(*args: object, **kwargs: object) -> object:

@@ -34,10 +34,12 @@ from cases import OpenCase
 from cases.examples import EXAMPLE_OPEN_CASE
 from eventstore import EventStore, InMemoryEventStore, PostgresEventStore, create_pool, migrate
 from eventstore.encrypted import EncryptingEventStore, PostgresPersonalDataVault
+from infra.attestation import AttestationKeys
 from infra.keys import CaseKeys, MasterKeys, PostgresDataKeyStore
 from simulator.app import running_simulator
 from simulator.responder import NullResponder
 from tests.agencies.support import SimulatorAdmin, directory_for
+from tests.agency_attestation import TEST_ATTESTATION_KEYS
 from tests.conftest import _dsn_for
 from worker import build_worker, compose
 from workflows import CaseWorkflow
@@ -119,6 +121,7 @@ async def case_worker(
     simulator_url: str,
     *,
     max_cached_workflows: int = 1000,
+    attestation_keys: AttestationKeys | None = TEST_ATTESTATION_KEYS,
 ) -> AsyncIterator[Worker]:
     """A worker built by the production composition root, running until the block ends.
 
@@ -137,6 +140,7 @@ async def case_worker(
             client,
             task_queue=task_queue,
             activities=activities,
+            attestation_keys=attestation_keys,
             max_cached_workflows=max_cached_workflows,
         )
         async with worker:
@@ -193,12 +197,16 @@ async def running_stack(
     simulator: SimulatorAdmin,
     task_queue: str,
     store: EventStore | None = None,
+    *,
+    attestation_keys: AttestationKeys | None = TEST_ATTESTATION_KEYS,
 ) -> AsyncIterator[CaseStack]:
-    """A worker on ``env`` with ``store`` (a fresh in-memory one by default); open workflows
-    ended afterwards."""
+    """A worker on ``env`` with ``store`` (a fresh in-memory one by default), checking agency
+    updates with ``attestation_keys``; open workflows ended afterwards."""
     await simulator.reset()
     store = store if store is not None else InMemoryEventStore()
-    async with case_worker(env.client, task_queue, store, simulator.url):
+    async with case_worker(
+        env.client, task_queue, store, simulator.url, attestation_keys=attestation_keys
+    ):
         stack = CaseStack(env, task_queue, store, simulator)
         yield stack
     await end_open_workflows(stack)
