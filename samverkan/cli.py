@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Run the whole stack on the embedded default: Temporal + Web UI, PostgreSQL, "
         "simulator, worker.",
     ),
+    "dev-token": (
+        "runtime",
+        "Print an operator's access token for a dev stack started with --auth.",
+    ),
     "worker": (
         "runtime",
         "Run a worker on task queue samverkan-cases (settings from the environment).",
@@ -57,6 +61,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "board",
         "Write the compliance report as one self-contained HTML file.",
     ),
+    "frontdoor": (
+        "frontdoor",
+        "Serve the dev Temporal server behind Temporal's default authorizer (JWT "
+        "permissions per namespace) until Ctrl-C. Dev only.",
+    ),
     "projections": ("eventstore", "Read models in PostgreSQL: status, rebuild, run."),
     "agency": ("gateway", "Agency API keys for the gateway."),
     "keys": ("gateway", "Data keys: shredding and master-key rotation."),
@@ -73,6 +82,7 @@ _ORDER = (
     "cases",
     "board",
     "demo",
+    "frontdoor",
 )
 
 
