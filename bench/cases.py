@@ -168,6 +168,8 @@ class CaseBench:
     @classmethod
     @contextlib.asynccontextmanager
     async def running(cls, server_dsn: str, folder: Path) -> AsyncIterator[CaseBench]:
+        from infra.attestation import AttestationKeys
+        from infra.attestation_interceptors import attesting
         from infra.codec import build_codec
         from infra.keys import MasterKeys
         from infra.temporal_client import with_codec
@@ -184,7 +186,9 @@ class CaseBench:
             codec = build_codec(
                 pool, namespace=env.client.namespace, master_keys=MasterKeys.parse(master_entry)
             )
-            client = with_codec(env.client, codec)
+            # Agency updates signed as the gateway signs them (the worker checks).
+            signing = attesting(env.client, AttestationKeys.parse(infra.ATTESTATION_ENTRY))
+            client = with_codec(signing, codec)
             simulator_url = await stack.enter_async_context(
                 running_simulator(responder=TemporalUpdateResponder(client=client))
             )

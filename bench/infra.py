@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cases import Agency
 from eventstore import migrate
+from infra.attestation import AttestationKeys
 from infra.converter import data_converter
 from samverkan.devstack import PROCESS_ENV
 from workflows.search_attributes import SEARCH_ATTRIBUTES
@@ -147,6 +148,10 @@ async def _wait_ready(worker: WorkerProcess, marker: str, limit: float = 60) -> 
     raise RuntimeError(f"{worker.name} worker not ready after {limit} s")
 
 
+#: The agency attestation key of the bench's workers; the bench's client signs with it.
+ATTESTATION_ENTRY = AttestationKeys.generate_entry("bench1")
+
+
 async def start_samverkan_worker(
     *,
     folder: Path,
@@ -169,6 +174,7 @@ async def start_samverkan_worker(
         "SAMVERKAN_TASK_QUEUE": task_queue,
         "DATABASE_URL": database_url,
         "SAMVERKAN_MASTER_KEYS": master_keys,
+        "SAMVERKAN_AGENCY_ATTESTATION_KEYS": ATTESTATION_ENTRY,
         "SAMVERKAN_AGENCIES_FILE": str(agencies_file(folder, simulator_url)),
         "SAMVERKAN_NOTIFY_URL": f"{simulator_url}/notifications",
         "SAMVERKAN_LOG_FORMAT": "json",

@@ -2,7 +2,8 @@
 
 The worker is the production composition (`compose` and `build_worker`) with the
 encrypting PostgreSQL event store and the payload codec; the simulator plays the police and
-answers with a Temporal update, as an agency with its own client would.
+answers with a Temporal update signed as the gateway signs one (the worker accepts agency
+updates only so).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from samverkan.replay import replay_histories
 from simulator.app import running_simulator
 from simulator.responder import TemporalUpdateResponder
 from tests.agencies.support import directory_for
+from tests.agency_attestation import TEST_ATTESTATION_KEYS, unsigned
 from tests.waiting import eventually
 from worker import build_worker, compose
 from workflows import CaseWorkflow
@@ -57,7 +59,10 @@ async def test_case_runs_end_to_end_encrypted_and_replays(
     store = EncryptingEventStore(
         PostgresEventStore(pool), keys=codec.keys, vault=PostgresPersonalDataVault(pool)
     )
-    responder = TemporalUpdateResponder(client=client)
+    # Standing in for the gateway: it signs its agency updates as the gateway does.
+    responder = TemporalUpdateResponder(
+        client=unsigned(client), attestation_keys=TEST_ATTESTATION_KEYS
+    )
     async with (
         running_simulator(responder=responder) as simulator_url,
         AsyncExitStack() as closing,
@@ -68,7 +73,12 @@ async def test_case_runs_end_to_end_encrypted_and_replays(
             agencies=directory_for(simulator_url),
             notify_url=f"{simulator_url}/notifications",
         )
-        worker = build_worker(client, task_queue=task_queue, activities=activities)
+        worker = build_worker(
+            client,
+            task_queue=task_queue,
+            activities=activities,
+            attestation_keys=TEST_ATTESTATION_KEYS,
+        )
         async with worker:
             case_number = f"E2E-{uuid.uuid4().hex[:8]}"
             data = dict(EXAMPLE_OPEN_CASE, case_number=case_number)

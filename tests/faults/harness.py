@@ -46,6 +46,7 @@ from temporalio.service import RPCError
 
 from cases import Agency, OpenCase
 from cases.examples import EXAMPLE_OPEN_CASE
+from infra.attestation import AttestationKeys
 from infra.converter import data_converter
 from infra.keys import MasterKeys
 from workflows.case import CaseWorkflow
@@ -235,6 +236,8 @@ class RealStack:
 
     root: Path
     master_keys: str = field(default_factory=lambda: MasterKeys.generate_entry("faults1"))
+    #: The gateways sign agency updates with it, the workers check (docs/security.md).
+    attestation_keys: str = field(default_factory=lambda: AttestationKeys.generate_entry("faults1"))
     children: list[Child] = field(default_factory=list)
     temporal: Child | None = None
     temporal_port: int = 0
@@ -332,6 +335,7 @@ class RealStack:
             "TEMPORAL_ADDRESS": self.temporal_address,
             "DATABASE_URL": self.database_url,
             "SAMVERKAN_MASTER_KEYS": self.master_keys,
+            "SAMVERKAN_AGENCY_ATTESTATION_KEYS": self.attestation_keys,
             "SAMVERKAN_DATA_DIR": str(self.root),
             # The simulator answers in bursts; the per-agency rate limit is not under test.
             "SAMVERKAN_GATEWAY_RATE_PER_MINUTE": "100000",

@@ -55,6 +55,7 @@ from gateway import (
     create_app,
 )
 from gateway.codec_routes import SHREDDED_MARKER
+from infra.attestation_interceptors import attesting
 from infra.codec import PayloadKeyShredded, build_codec, is_encrypted
 from infra.keys import MasterKeys
 from infra.settings import get_settings
@@ -63,6 +64,7 @@ from samverkan.commands.gateway import register
 from simulator.app import running_simulator
 from simulator.responder import GatewayResponder
 from simulator.state import AgencyBehaviour, SimulatorConfig
+from tests.agency_attestation import TEST_ATTESTATION_KEYS, unsigned
 from tests.conftest import SCRIPTS
 from tests.oidc_issuer import ISSUER
 from tests.waiting import eventually
@@ -254,7 +256,10 @@ def _gateway_app(client: Client, pool: asyncpg.Pool, master: MasterKeys) -> Any:
     codec = build_codec(pool, namespace="default", master_keys=master)
     return create_app(
         GatewayDeps(
-            consultations=Consultations(client=with_codec(client, codec), pool=pool),
+            consultations=Consultations(
+                client=with_codec(attesting(unsigned(client), TEST_ATTESTATION_KEYS), codec),
+                pool=pool,
+            ),
             credentials=AgencyCredentials(pool),
             records=GatewayRecords(pool),
             settings=settings,
@@ -301,7 +306,12 @@ async def run(
         activities = await production_activities(stack, pool, codec.keys)
         await stack.enter_async_context(_serving(_gateway_app(client, pool, master), gateway_port))
         await stack.enter_async_context(
-            build_worker(client, task_queue=task_queue, activities=activities)
+            build_worker(
+                client,
+                task_queue=task_queue,
+                activities=activities,
+                attestation_keys=TEST_ATTESTATION_KEYS,
+            )
         )
 
         data = dict(
