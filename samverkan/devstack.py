@@ -96,6 +96,8 @@ class DevStack:
     auth: bool = False
     children: list[Child] = field(default_factory=list)
     _pg_server: Any = None
+    _service_accounts: dict[str, Any] = field(default_factory=dict)
+    _token_url: str = ""
     _stopping: bool = False
 
     @property
@@ -249,7 +251,7 @@ class DevStack:
                 "--port",
                 str(self.settings.samverkan_gateway_port),
             ],
-            env,
+            {**env, **self._service_account_env("samverkan-gateway", frontdoor_address)},
         )
         _wait_for_port(self.host, self.settings.samverkan_gateway_port, "agency gateway", self)
         _wait_for_port(self.host, self.settings.samverkan_codec_port, "codec endpoint", self)
@@ -261,7 +263,11 @@ class DevStack:
                 "listening on loopback only"
             )
         _progress("starting worker and projector")
-        self._spawn("worker", [str(SCRIPTS / "samverkan"), "worker"], env)
+        self._spawn(
+            "worker",
+            [str(SCRIPTS / "samverkan"), "worker"],
+            {**env, **self._service_account_env("samverkan-worker", frontdoor_address)},
+        )
         self._spawn("projector", [str(SCRIPTS / "samverkan"), "projections", "run"], env)
         board_url = self._start_board(env, ui_url)
 
@@ -316,17 +322,33 @@ class DevStack:
         from simulator.idp import ALGORITHM, AUDIENCE, DevIdentityProvider
 
         idp = DevIdentityProvider(self.data_dir, idp_issuer)
-        idp.register_service_accounts(
+        # Write on every municipality's namespace, as in production (docs/operations.md):
+        # polls and task completions are write calls for Temporal's default authorizer.
+        self._service_accounts = idp.register_service_accounts(
             {
                 "samverkan-worker": [f"{ns}:write" for ns in namespaces],
                 "samverkan-gateway": [f"{ns}:write" for ns in namespaces],
             }
         )
+        self._token_url = idp.token_url
         return {
             "SAMVERKAN_CODEC_OIDC_ISSUER": idp_issuer,
             "SAMVERKAN_CODEC_OIDC_AUDIENCE": AUDIENCE,
             "SAMVERKAN_CODEC_OIDC_JWKS_URL": idp.jwks_url,
             "SAMVERKAN_CODEC_OIDC_ALGORITHMS": ALGORITHM,
+        }
+
+    def _service_account_env(self, client_id: str, frontdoor_address: str) -> dict[str, str]:
+        """``--auth``: the worker and the gateway reach Temporal through the front door with
+        their own service account's tokens, renewed as in production (infra.credentials)."""
+        if not self.auth:
+            return {}
+        account = self._service_accounts[client_id]
+        return {
+            "TEMPORAL_ADDRESS": frontdoor_address,
+            "SAMVERKAN_TEMPORAL_TOKEN_URL": self._token_url,
+            "SAMVERKAN_TEMPORAL_CLIENT_ID": account.client_id,
+            "SAMVERKAN_TEMPORAL_CLIENT_SECRET": account.secret,
         }
 
     def _local_temporal_env(self) -> dict[str, str]:
@@ -520,6 +542,11 @@ _DEV_IGNORED_ENV = frozenset(
         "TEMPORAL_TLS_CLIENT_CERT_PATH",
         "TEMPORAL_TLS_CLIENT_KEY_PATH",
         "TEMPORAL_TLS_SERVER_NAME",
+        "SAMVERKAN_TEMPORAL_TOKEN_URL",
+        "SAMVERKAN_TEMPORAL_CLIENT_ID",
+        "SAMVERKAN_TEMPORAL_CLIENT_SECRET",
+        "SAMVERKAN_TEMPORAL_TOKEN_SCOPE",
+        "SAMVERKAN_TEMPORAL_TOKEN_AUDIENCE",
     }
 )
 

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -218,7 +218,8 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str]:
     client_id, sep, secret = decoded.partition(":")
     if not sep or not client_id:
         raise TokenRequestRefused(401, "invalid_client")
-    return client_id, secret
+    # RFC 6749 §2.3.1: both are form-urlencoded before they are joined.
+    return unquote_plus(client_id), unquote_plus(secret)
 
 
 def _load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
