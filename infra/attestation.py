@@ -161,8 +161,14 @@ class AttestationKeys:
 
     @staticmethod
     def generate_entry(kid: str) -> str:
-        """A new ``kid:base64key`` entry (32 random bytes) to put first in the setting."""
-        return f"{kid}:{base64.b64encode(secrets.token_bytes(MIN_KEY_BYTES)).decode()}"
+        """A new ``kid:base64key`` entry (32 random bytes) to put first in the setting.
+
+        Raises:
+            AttestationConfigError: ``kid`` is empty or holds ``:``, ``,`` or a space.
+        """
+        entry = f"{kid}:{base64.b64encode(secrets.token_bytes(MIN_KEY_BYTES)).decode()}"
+        AttestationKeys(((kid, base64.b64decode(entry.partition(":")[2])),))  # checks the id
+        return entry
 
     @property
     def signing_kid(self) -> str:

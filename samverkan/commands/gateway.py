@@ -9,12 +9,13 @@
   payloads and personal event fields become unreadable, the audit trail stays);
   ``keys purge-due`` is the retention step: it shreds the keys of closed cases whose purge
   date has passed (`samverkan.retention`); ``keys rotate`` re-wraps every data key with the
-  active master key; ``keys new-master KID`` prints a new ``SAMVERKAN_MASTER_KEYS`` entry.
+  active master key; ``keys new-master KID`` prints a new ``SAMVERKAN_MASTER_KEYS`` entry and
+  ``keys new-attestation KID`` a new ``SAMVERKAN_AGENCY_ATTESTATION_KEYS`` entry.
 
 Database from ``DATABASE_URL``, master keys from ``SAMVERKAN_MASTER_KEYS``; ``gateway`` also
 needs ``SAMVERKAN_AGENCY_ATTESTATION_KEYS`` (it signs every agency update). Operator errors
 end in one sentence on stderr and exit code 2; no key material or DSN is ever printed except
-the new agency key (once) and a new master-key entry (asked for).
+the new agency key (once) and a new master-key or attestation-key entry (asked for).
 """
 
 from __future__ import annotations
@@ -323,4 +324,17 @@ def register(app: typer.Typer) -> None:
         try:
             typer.echo(MasterKeys.generate_entry(kid))
         except KeyError_ as exc:
+            raise _fail(f"{exc}.") from None
+
+    @keys_app.command("new-attestation")
+    def keys_new_attestation(
+        kid: Annotated[str, typer.Argument(help="Id of the new attestation key.")],
+    ) -> None:
+        """Print a new entry to put first in SAMVERKAN_AGENCY_ATTESTATION_KEYS (workers first,
+        then gateways; docs/security.md)."""
+        from infra.attestation import AttestationConfigError, AttestationKeys
+
+        try:
+            typer.echo(AttestationKeys.generate_entry(kid))
+        except AttestationConfigError as exc:
             raise _fail(f"{exc}.") from None

@@ -268,6 +268,7 @@ def test_every_samverkan_pod_gets_its_config_and_only_the_secrets_it_needs():
         == {
             "DATABASE_URL",
             "SAMVERKAN_MASTER_KEYS",
+            "SAMVERKAN_AGENCY_ATTESTATION_KEYS",
             *TEMPORAL_SERVICE_ACCOUNT,
         }
         | AGENCY_TOKENS
@@ -275,6 +276,7 @@ def test_every_samverkan_pod_gets_its_config_and_only_the_secrets_it_needs():
     assert _secret_keys_of("gateway") == {
         "DATABASE_URL",
         "SAMVERKAN_MASTER_KEYS",
+        "SAMVERKAN_AGENCY_ATTESTATION_KEYS",
         *TEMPORAL_SERVICE_ACCOUNT,
     }
     assert _secret_keys_of("projector") == {"DATABASE_URL"}
@@ -353,10 +355,9 @@ def test_the_migration_job_alone_uses_the_owner_database_role():
 
 def test_compose_gives_master_keys_and_agency_config_only_to_worker_and_gateway():
     services = _samverkan_services()
-    holders = {
-        name for name, svc in services.items() if "SAMVERKAN_MASTER_KEYS" in svc["environment"]
-    }
-    assert holders == {"worker", "gateway"}
+    for secret in ("SAMVERKAN_MASTER_KEYS", "SAMVERKAN_AGENCY_ATTESTATION_KEYS"):
+        holders = {name for name, svc in services.items() if secret in svc["environment"]}
+        assert holders == {"worker", "gateway"}, secret
     configured = {
         name for name, svc in services.items() if "SAMVERKAN_AGENCIES_FILE" in svc["environment"]
     }

@@ -128,3 +128,15 @@ async def test_the_gateway_signs_what_it_sends_for_the_agency_it_authenticated(
 
     assert (acknowledged.status_code, declined.status_code) == (200, 200), declined.text
     assert await handle.result() == "declined"
+
+
+def test_keys_new_attestation_prints_an_entry_the_setting_takes() -> None:
+    cli = typer.Typer()
+    register(cli)
+
+    entry = CliRunner().invoke(cli, ["keys", "new-attestation", "a2"])
+    bad = CliRunner().invoke(cli, ["keys", "new-attestation", "a:2"])
+
+    assert entry.exit_code == 0, entry.output
+    assert AttestationKeys.parse(entry.stdout.strip()).signing_kid == "a2"
+    assert bad.exit_code == 2 and "key id 'a:2'" in bad.stderr
