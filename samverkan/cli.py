@@ -170,7 +170,13 @@ def main() -> None:
         chosen()
     except SystemExit as exit_:
         configured = found or bool(os.environ.get("DATABASE_URL"))
-        if exit_.code not in (0, None) and not configured and command in _STACK_USERS:
+        offline = command == "cases" and sys.argv[2:3] == ["example"]  # needs no stack
+        if (
+            exit_.code not in (0, None)
+            and not configured
+            and command in _STACK_USERS
+            and not offline
+        ):
             print(no_dev_stack_hint(), file=sys.stderr)
         if command in _TEMPORAL_CLIENT_COMMANDS and not asks_help:
             _exit_now(exit_.code)

@@ -193,6 +193,34 @@ def update(
         raise _fail(f"cases update: {exc}") from None
 
 
+@cases_app.command()
+def example(
+    number: str = typer.Option("MAL-2026-0042", help="The case number (e.g. MAL-2026-0100)."),
+    municipality: str = typer.Option("Malmö", help="The municipality the report concerns."),
+) -> None:
+    """Print an example report of concern (a fictitious child), received now, as one line of
+    JSON: the input of a CaseWorkflow start in the Web UI or 'temporal workflow start'."""
+    import re
+    from datetime import datetime
+
+    from cases import STOCKHOLM
+    from cases.examples import EXAMPLE_OPEN_CASE
+    from cases.ids import CASE_NUMBER_PATTERN
+
+    if not re.fullmatch(CASE_NUMBER_PATTERN, number):
+        raise _fail(
+            f"cases example: --number {number!r} is not a case number ({CASE_NUMBER_PATTERN})"
+        )
+    received_at = datetime.now(STOCKHOLM).replace(microsecond=0).isoformat()
+    report = {
+        **EXAMPLE_OPEN_CASE,
+        "case_number": number,
+        "municipality": municipality,
+        "received_at": received_at,
+    }
+    typer.echo(json.dumps(report, ensure_ascii=False))
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``cases`` group to ``app``."""
     app.add_typer(cases_app, name="cases")

@@ -1,13 +1,16 @@
-"""Two municipalities on ``samverkan dev --auth``, tried the way an operator does it: a token
-from ``samverkan dev-token`` and the ``temporal`` CLI. A Malmö operator's token starts,
-lists and decodes Malmö's cases and is refused for Eskilstuna's, both by the front door
-(Temporal with authorization) and by the codec endpoint."""
+"""Two municipalities on ``samverkan dev --auth``, tried the way an operator does it: the
+README's section "Two municipalities with sign-on" run line by line in one bash (a token
+from ``samverkan dev-token`` and the ``temporal`` CLI; this test's own free ports and data
+folder), then the codec endpoint over HTTP. A Malmö operator's token starts, lists and
+decodes Malmö's cases and is refused for Eskilstuna's, both by the front door (Temporal with
+authorization) and by the codec endpoint."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
+import re
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -17,11 +20,62 @@ import pytest
 
 from cases import STOCKHOLM
 from tests.e2e.test_dev_stack import SAMVERKAN, TEMPORAL, _free_port, _stop
+from tests.e2e.test_readme_walkthrough import README, SCRIPTS, _logical_lines
 
 pytestmark = pytest.mark.e2e
 
 MALMO, ESKILSTUNA = "samverkan-malmo", "samverkan-eskilstuna"
 PORTS = ("temporal", "ui", "simulator", "gateway", "codec", "frontdoor", "board")
+SECTION = "## Two municipalities with sign-on"
+
+
+def readme_blocks() -> list[list[str]]:
+    """The section's fenced bash blocks, as logical lines."""
+    readme = README.read_text(encoding="utf-8")
+    start = readme.index(SECTION)
+    end = readme.find("\n## ", start + len(SECTION))
+    section = readme[start:end]
+    return [_logical_lines(b) for b in re.findall(r"```bash\n(.*?)```", section, flags=re.S)]
+
+
+def run_readme_block(
+    lines: list[str], endpoints: dict[str, str], data_dir: Path
+) -> list[tuple[str, int, str]]:
+    """Run the operator's block in one bash, as typed, with this stack's addresses; returns
+    each ``$T`` command with its exit status and output."""
+    script = ["set -u"]
+    commands: list[str] = []
+    for line in lines:
+        line = (
+            line.replace(".venv/bin/", f"{SCRIPTS}/")
+            .replace("127.0.0.1:7243", endpoints["frontdoor_address"])
+            .replace("http://127.0.0.1:8251/codec", endpoints["codec_url"])
+        )
+        if line.startswith("$T "):
+            line = re.sub(r"\s+#\s.*$", "", line)  # the reader's note, not the shell's
+            index = len(commands)
+            commands.append(line)
+            script += [
+                f"echo '::begin {index}'",
+                f"{line} 2>&1",
+                f'echo "::end {index} $?"',
+            ]
+        else:
+            script.append(line)
+    done = subprocess.run(
+        ["bash", "-c", "\n".join(script)],
+        env={**os.environ, "SAMVERKAN_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    results = []
+    for index, command in enumerate(commands):
+        found = re.search(rf"::begin {index}\n(.*?)::end {index} (\d+)\n", done.stdout, flags=re.S)
+        assert found, f"{command!r} did not run: {done.stdout}{done.stderr}"
+        results.append((command, int(found.group(2)), found.group(1)))
+    return results
 
 
 def _start(data_dir: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
@@ -131,23 +185,24 @@ def _start_case(endpoints: dict[str, str], namespace: str, token: str, number: s
 def test_malmo_token_lists_and_decodes_malmo_and_is_refused_for_eskilstuna(
     tmp_path: Path,
 ) -> None:
+    start_block, operator_block = readme_blocks()
+    assert start_block == [
+        f"SAMVERKAN_NAMESPACES={MALMO},{ESKILSTUNA} .venv/bin/samverkan dev --auth"
+    ]
     ports = {name: _free_port() for name in PORTS}
     data_dir = tmp_path / "stack"
     process = _start(data_dir, ports)
     try:
         endpoints = _wait_until_up(process, data_dir)
         assert endpoints["namespaces"] == [MALMO, ESKILSTUNA]
-        door, codec = endpoints["frontdoor_address"], endpoints["codec_url"]
+        codec = endpoints["codec_url"]
+        readme = run_readme_block(operator_block, endpoints, data_dir)
+
         malmo = _token(data_dir, f"{MALMO}:write")
         eskilstuna = _token(data_dir, f"{ESKILSTUNA}:write")
-        _start_case(endpoints, MALMO, malmo, "SIGN-M-1")
-        _start_case(endpoints, ESKILSTUNA, eskilstuna, "SIGN-E-1")
-
-        own = _temporal(door, MALMO, malmo, codec, "workflow", "list")
-        other = _temporal(door, ESKILSTUNA, malmo, codec, "workflow", "list")
-        anonymous = _temporal(door, MALMO, None, codec, "workflow", "list")
-        shown = _temporal(
-            door, MALMO, malmo, codec, "workflow", "show", "-w", "case-SIGN-M-1", "-o", "json"
+        _start_case(endpoints, ESKILSTUNA, eskilstuna, "ESK-2026-0001")
+        anonymous = _temporal(
+            endpoints["frontdoor_address"], MALMO, None, codec, "workflow", "list"
         )
         # The dev server's own port has no authorizer: there the codec alone stands between a
         # Malmö token and Eskilstuna's payloads.
@@ -159,11 +214,11 @@ def test_malmo_token_lists_and_decodes_malmo_and_is_refused_for_eskilstuna(
             "workflow",
             "show",
             "-w",
-            "case-SIGN-E-1",
+            "case-ESK-2026-0001",
             "-o",
             "json",
         )
-        raw_input = _first_input(endpoints["temporal_address"], ESKILSTUNA, "case-SIGN-E-1")
+        raw_input = _first_input(endpoints["temporal_address"], ESKILSTUNA, "case-ESK-2026-0001")
         with httpx.Client(timeout=10) as http:
             refused = http.post(
                 f"{codec}/decode",
@@ -179,21 +234,22 @@ def test_malmo_token_lists_and_decodes_malmo_and_is_refused_for_eskilstuna(
         code, survivors = _stop(process)
     assert code == 0 and survivors == []
 
-    assert own.returncode == 0, own.stderr
-    assert "case-SIGN-M-1" in own.stdout and "case-SIGN-E-1" not in own.stdout
-    assert other.returncode != 0
-    assert "Request unauthorized" in other.stderr
-    assert "case-SIGN-E-1" not in other.stdout
-    assert anonymous.returncode != 0 and "case-SIGN-M-1" not in anonymous.stdout
+    (start, started, _), (lst, listed, own), (show, shown, case), (other, denied, err) = readme
+    assert "workflow start" in start and started == 0
+    assert "list" in lst and MALMO in lst and listed == 0
+    assert "case-MAL-2026-0100" in own and "case-ESK-2026-0001" not in own
+    assert "show" in show and shown == 0
+    assert "Teacher reports that the pupil shares violent propaganda" in case  # decoded
+    assert ESKILSTUNA in other and denied != 0
+    assert "Request unauthorized" in err and "case-ESK" not in err
+    assert anonymous.returncode != 0 and "case-MAL-2026-0100" not in anonymous.stdout
 
-    assert shown.returncode == 0, shown.stderr
-    assert "Shares violent propaganda." in _start_input(shown.stdout)  # decoded, Malmö token
     assert "Shares violent propaganda." not in _start_input(foreign.stdout)
     assert "Shares violent propaganda." not in foreign.stdout + foreign.stderr
     assert refused.status_code == 403
     assert decoded.status_code == 200
     text = base64.b64decode(decoded.json()["payloads"][0]["data"]).decode()
-    assert "Eskilstuna" in text
+    assert "Eskilstuna" in text and "Shares violent propaganda." in text
 
 
 def _start_input(shown: str) -> str:
