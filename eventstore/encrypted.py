@@ -29,12 +29,19 @@ events with every personal field:
   nothing reads (and which the case's key shreds with the rest); the retry keeps those
   rows (same content: the same batch) and records the events.
 
+Keys are asked for with the store's namespace (`EncryptingEventStore.for_namespace`: the
+append and read activities bind it to their workflow's namespace), so a case's personal fields
+are sealed and opened only with keys of that namespace (`infra.keys.KeyOfAnotherNamespace`
+otherwise). A store without one (``namespace=None``: the projector, the board, retention) is
+the region's own reader and reads every municipality's cases.
+
 Nothing here logs or raises with a field's value: the stores below see only markers and
 ciphertext, and their errors name the case and versions.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import secrets
@@ -154,12 +161,13 @@ class InMemoryPersonalDataVault:
 class _Keys(Protocol):
     """What the store needs of `infra.keys.CaseKeys` (eventstore does not import samverkan)."""
 
-    async def for_scope(self, scope: str) -> Any:
-        """The scope's data key (``key_id``, ``aead``)."""
+    async def for_scope(self, scope: str, *, namespace: str | None) -> Any:
+        """The scope's data key (``key_id``, ``aead``) for ``namespace`` (``None``: any)."""
         ...
 
-    async def by_id(self, key_id: str) -> Any:
-        """The data key ``key_id``; raises when shredded."""
+    async def by_id(self, key_id: str, *, namespace: str | None) -> Any:
+        """The data key ``key_id`` for ``namespace``; raises when shredded or another
+        namespace's."""
         ...
 
 
@@ -206,18 +214,35 @@ class EncryptingEventStore:
         keys: _Keys,
         vault: PersonalDataVault,
         scope_of_case: Callable[[str], str] | None = None,
+        namespace: str | None = None,
     ) -> None:
         """Args:
         inner: the store that keeps the (redacted) rows.
         keys: data keys, `infra.keys.CaseKeys`.
         vault: where the sealed fields go.
         scope_of_case: ``case_id -> key scope``; default ``case-<case_id>``.
+        namespace: the Temporal namespace whose keys seal and open the fields; ``None``:
+            the region's own reader (module docstring).
         """
         self._inner = inner
         self._keys = keys
         self._vault = vault
         self._scope = scope_of_case or (lambda case_id: f"case-{case_id}")
+        self._namespace = namespace
         self._together = _one_transaction(inner, vault)
+
+    @property
+    def namespace(self) -> str | None:
+        """The namespace whose keys this store uses (``None``: any, the region's reader)."""
+        return self._namespace
+
+    def for_namespace(self, namespace: str) -> EncryptingEventStore:
+        """This store (same inner store, keys and vault) using ``namespace``'s keys only."""
+        if namespace == self._namespace:
+            return self
+        bound = copy.copy(self)
+        bound._namespace = namespace
+        return bound
 
     @property
     def inner(self) -> EventStore:
@@ -250,7 +275,7 @@ class EncryptingEventStore:
                 redacted.append(envelope)
                 continue
             if key is None:
-                key = await self._keys.for_scope(self._scope(case_id))
+                key = await self._keys.for_scope(self._scope(case_id), namespace=self._namespace)
             data = dict(envelope.data)
             for field in fields:
                 nonce = secrets.token_bytes(_NONCE)
@@ -304,7 +329,7 @@ class EncryptingEventStore:
         deployment, not a shredded case: it raises, rather than showing real cases as empty.
         """
         try:
-            key = await self._keys.by_id(sealed.key_id)
+            key = await self._keys.by_id(sealed.key_id, namespace=self._namespace)
         except KeyDestroyed:  # exactly what crypto-shredding is for
             return _SHREDDED
         aad = f"{sealed.event_id}:{sealed.field}".encode()

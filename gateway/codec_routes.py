@@ -19,8 +19,14 @@ and its route, status, outcome and request id. The namespace is recorded only wh
 endpoint serves it, so a caller cannot write arbitrary text into the audit.
 
 ``/codec/encode`` seals each request under a fresh single-use *intake* key
-(`infra.codec.EncryptionCodec.encode_intake`): the case it is for adopts the key when its
-worker decodes the payload, so shredding the case destroys what was typed for it.
+(`infra.codec.EncryptionCodec.encode_intake`), bound to the ``X-Namespace``: the case it is
+for adopts the key when its worker decodes the payload, so shredding the case destroys what
+was typed for it.
+
+Keys are bound to the namespace that first used them (`infra.keys.KeyOfAnotherNamespace`): a
+decode of a payload under another namespace's key is 403 ``other_namespace`` for the whole
+call (no payload answered, counted 0, audited as a refusal), whatever namespaces the token
+grants; the answer names no key and no namespace.
 
 A payload whose case key was shredded decodes to a JSON marker saying so; one that cannot be
 decrypted for another reason is returned unchanged (still ciphertext), so one bad payload never
@@ -57,7 +63,7 @@ from gateway.oidc import (
 from gateway.ratelimit import RateLimiter
 from gateway.records import AuditEntry, GatewayRecords
 from infra.codec import EncryptionCodec, PayloadDecryptionError, PayloadKeyShredded
-from infra.keys import KeyError_
+from infra.keys import KeyError_, KeyOfAnotherNamespace
 
 log = structlog.get_logger("samverkan.gateway")
 
@@ -225,6 +231,9 @@ def codec_routes(
                 out = await scoped.encode_intake(list(payloads.payloads))
             else:
                 out = [await _decode_one(scoped, p) for p in payloads.payloads]
+        except KeyOfAnotherNamespace as exc:
+            log.info("gateway.codec_other_namespace", namespace=namespace, key_id=exc.key_id)
+            return JSONResponse({"error": "other_namespace"}, status_code=403, headers=cors), 0
         except Exception as exc:  # the key store (PostgreSQL) unavailable: no details out
             log.warning("gateway.codec_unavailable", error_type=type(exc).__name__)
             return JSONResponse({"error": "unavailable"}, status_code=503, headers=cors), 0
@@ -247,6 +256,8 @@ async def _decode_one(codec: EncryptionCodec, payload: Payload) -> Payload:
         return Payload(
             metadata={"encoding": b"json/plain"}, data=json.dumps(SHREDDED_MARKER).encode()
         )
+    except KeyOfAnotherNamespace:
+        raise  # the whole call is refused (403), not answered with the ciphertext
     except (PayloadDecryptionError, KeyError_):
         return payload
     return decoded

@@ -21,7 +21,15 @@ activity inputs, memos, summaries, failure details) passes through `EncryptionCo
   the key (`infra.keys.CaseKeys.adopt`), so shredding the case destroys it; every intake
   payload is marked ``samverkan-key-owner`` with the case that owns its key, and a case
   workflow refuses a payload whose key another case owns (docs/security.md, "Keys for what
-  operators type").
+  operators type"). A replay (`DecodeOnlyCodec`, no context) marks an intake key no case
+  adopted with an empty owner, so it refuses what the live worker refused (below).
+- **Namespaces.** Every key is asked for with the codec's namespace (the serialization
+  context's, else the constructor's) and a key bound to another namespace is never used
+  (`infra.keys.KeyOfAnotherNamespace`). Without a case's context (the codec endpoint, clients,
+  replays) decode raises it. In a case's context it must not (a workflow task that fails
+  retries forever): a payload under another namespace's key, or an intake payload for a case
+  number another namespace holds, is marked ``samverkan-other-namespace`` and the case
+  workflow refuses it (`infra.converter`), so a start fails at once.
 - After crypto-shredding, decoding raises `PayloadKeyShredded` naming the key and the case,
   never the content.
 """
@@ -43,11 +51,21 @@ from temporalio.converter import (
     WorkflowSerializationContext,
 )
 
-from infra.converter import ENCRYPTED_ENCODING, KEY_OWNER_METADATA, SCOPED_CACHE_SIZE, LRUCache
+from infra.converter import (
+    ENCRYPTED_ENCODING,
+    KEY_OWNER_METADATA,
+    OTHER_NAMESPACE_CASE,
+    OTHER_NAMESPACE_KEY,
+    OTHER_NAMESPACE_METADATA,
+    SCOPED_CACHE_SIZE,
+    LRUCache,
+)
 from infra.keys import (
+    INTAKE_PREFIX,
     NONCE_BYTES,
     CaseKeys,
     DataKey,
+    KeyOfAnotherNamespace,
     KeyOwnedElsewhere,
     KeyShredded,
     MasterKeys,
@@ -61,6 +79,9 @@ ENCODING = ENCRYPTED_ENCODING
 KEY_ID_METADATA = "encryption-key-id"
 CIPHER_METADATA = "encryption-cipher"
 CIPHER = b"AES-256-GCM"
+#: How the id of an intake key begins (`infra.keys.CaseKeys.for_scope` names a key after
+#: its scope, ``:`` as ``.``).
+_INTAKE_KEY_ID_PREFIX = INTAKE_PREFIX.replace(":", ".")
 
 
 class PayloadKeyShredded(KeyShredded):
@@ -108,7 +129,8 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
     ) -> None:
         """Args:
         keys: the data keys (shared by every copy `with_context` makes).
-        namespace: the Temporal namespace, for the fallback key.
+        namespace: the Temporal namespace: the fallback key's, and the one every key is
+            asked for with (a context's namespace replaces it in `with_context`).
         scope: the key scope to encrypt with; ``None`` means the namespace's key.
         cache_size: how many per-scope copies `with_context` keeps (least recently used go).
         """
@@ -123,6 +145,11 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
     def scope(self) -> str:
         """The key scope this codec encrypts with."""
         return self._key_scope
+
+    @property
+    def namespace(self) -> str:
+        """The Temporal namespace this codec asks for keys with."""
+        return self._namespace
 
     @property
     def keys(self) -> CaseKeys:
@@ -165,18 +192,19 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         """Encrypt every payload with this context's data key."""
         if not payloads:
             return []
-        return self._seal(await self._keys.for_scope(self._key_scope), payloads)
+        key = await self._keys.for_scope(self._key_scope, namespace=self._namespace)
+        return self._seal(key, payloads)
 
     async def encode_intake(self, payloads: Sequence[Payload]) -> list[Payload]:
         """Encrypt the payloads of one codec-endpoint request under a fresh intake key.
 
         The key belongs to no case until a case's worker decodes one of the payloads (it is
         then adopted by that case); unadopted it is shredded after
-        `infra.keys.INTAKE_KEY_LIFETIME`.
+        `infra.keys.INTAKE_KEY_LIFETIME`. The key is bound to this codec's namespace.
         """
         if not payloads:
             return []
-        return self._seal(await self._keys.new_intake(), payloads)
+        return self._seal(await self._keys.new_intake(namespace=self._namespace), payloads)
 
     @staticmethod
     def _seal(key: DataKey, payloads: Sequence[Payload]) -> list[Payload]:
@@ -196,7 +224,9 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
 
         Raises:
             PayloadKeyShredded: the key was shredded. PayloadDecryptionError: bad ciphertext.
-            UnknownKey: the key id is not known here.
+            UnknownKey: the key id is not known here. KeyOfAnotherNamespace: the key is bound
+            to another namespace (only without a case's context: in one, the payload is
+            marked instead, module docstring).
         """
         out: list[Payload] = []
         for payload in payloads:
@@ -205,18 +235,28 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
                 out.append(payload)
                 continue
             try:
-                key = await self._keys.by_id(kid)
+                key = await self._keys.by_id(kid, namespace=self._namespace)
             except KeyShredded as exc:
                 raise PayloadKeyShredded(exc.key_id, exc.scope, None) from None
+            except KeyOfAnotherNamespace:
+                if self._scope is None:
+                    raise
+                out.append(_other_namespace_marker())
+                continue
             owner: str | None = None
+            other_namespace = False
             if is_intake_scope(key.scope):
                 owner = key.owner_scope
                 if self._scope is not None:
                     try:
-                        key = await self._keys.adopt(key, self._key_scope)
+                        key = await self._keys.adopt(
+                            key, self._key_scope, namespace=self._namespace
+                        )
                         owner = self._key_scope
                     except KeyOwnedElsewhere as exc:
                         owner = exc.owner_scope
+                    except KeyOfAnotherNamespace:
+                        other_namespace = True
             try:
                 plain = key.aead.decrypt(
                     payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], kid.encode()
@@ -229,8 +269,19 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
             decoded.ParseFromString(plain)
             if owner is not None:
                 decoded.metadata[KEY_OWNER_METADATA] = owner.encode()
+            if other_namespace:
+                decoded.metadata[OTHER_NAMESPACE_METADATA] = OTHER_NAMESPACE_CASE
             out.append(decoded)
         return out
+
+
+def _other_namespace_marker() -> Payload:
+    """What a case's context gets for a payload under another namespace's key: no content
+    (the key is not used), only the mark the case workflow refuses."""
+    return Payload(
+        metadata={"encoding": b"json/plain", OTHER_NAMESPACE_METADATA: OTHER_NAMESPACE_KEY},
+        data=b"null",
+    )
 
 
 class DecodeOnlyCodec(PayloadCodec):
@@ -269,8 +320,23 @@ class DecodeOnlyCodec(PayloadCodec):
         return list(payloads)
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        """``inner``'s decode (its errors too: shredded or tampered payloads still raise)."""
-        return await self._inner.decode(payloads)
+        """``inner``'s decode (its errors too: shredded or tampered payloads still raise).
+
+        A payload under an intake key that no case adopted is marked with an empty owner
+        (``samverkan-key-owner``): in a case's history that is an input the live worker
+        refused without adopting its key (a case number of another namespace), and the
+        case workflow refuses it again here, so the replay takes the path the live run took.
+        """
+        decoded = await self._inner.decode(payloads)
+        for before, after in zip(payloads, decoded, strict=True):
+            kid = key_id_of(before)
+            if (
+                kid is not None
+                and kid.startswith(_INTAKE_KEY_ID_PREFIX)
+                and KEY_OWNER_METADATA not in after.metadata
+            ):
+                after.metadata[KEY_OWNER_METADATA] = b""
+        return decoded
 
 
 def decode_only(codec: PayloadCodec) -> DecodeOnlyCodec:

@@ -12,10 +12,13 @@ gets it.
 
 Inside a case or consultation workflow (the payload converter the SDK gives each workflow
 instance, with the workflow's serialization context) a payload the codec marked as having
-arrived unsealed (``samverkan-unsealed``), or sealed under an intake key another case owns
-(``samverkan-key-owner``), is refused with a non-retryable ``ApplicationError`` of type
-``PlaintextRefused`` / ``ForeignKeyRefused``: a start fails at once, an update is rejected,
-a signal is dropped (the SDK logs it). A worker without the codec marks nothing, so the
+arrived unsealed (``samverkan-unsealed``), sealed under an intake key another case owns
+(``samverkan-key-owner``; empty: no case adopted it, which a replay meets where the live
+worker refused), or sealed under a key of another namespace or for a case number another
+namespace holds (``samverkan-other-namespace``) is refused with a non-retryable
+``ApplicationError`` of type ``PlaintextRefused`` / ``ForeignKeyRefused`` /
+``CaseOfAnotherNamespace``: a start fails at once, an update is rejected, a signal is dropped
+(the SDK logs it). A worker without the codec marks nothing, so the
 tests' codec-less workers and the replay corpus are unaffected. Data converters
 (`ScopedDataConverter`: activations, clients, activities) never give the payload converter
 a context: the refusal is the workflow's alone.
@@ -54,10 +57,17 @@ from cases.ids import case_workflow_id, parse_workflow_id
 INVALID_INPUT = "InvalidInput"
 PLAINTEXT_REFUSED = "PlaintextRefused"
 FOREIGN_KEY_REFUSED = "ForeignKeyRefused"
+CASE_OF_ANOTHER_NAMESPACE = "CaseOfAnotherNamespace"
 #: Metadata the codec sets on a decoded payload that was not sealed (value ``1``).
 UNSEALED_METADATA = "samverkan-unsealed"
 #: Metadata the codec sets on a decoded payload sealed under an intake key: the owning case.
 KEY_OWNER_METADATA = "samverkan-key-owner"
+#: Metadata the codec sets, in a case's context, on a payload for a case number another
+#: namespace holds (`OTHER_NAMESPACE_CASE`) or sealed under another namespace's key
+#: (`OTHER_NAMESPACE_KEY`; the payload then carries no content).
+OTHER_NAMESPACE_METADATA = "samverkan-other-namespace"
+OTHER_NAMESPACE_CASE = b"case"
+OTHER_NAMESPACE_KEY = b"key"
 #: The encoding of the codec's ciphertext (`infra.codec.ENCODING`).
 ENCRYPTED_ENCODING = b"binary/encrypted"
 #: What a refused operator is told to do instead.
@@ -80,6 +90,7 @@ DOMAIN_REFUSALS = frozenset(
         INVALID_INPUT,
         PLAINTEXT_REFUSED,
         FOREIGN_KEY_REFUSED,
+        CASE_OF_ANOTHER_NAMESPACE,
         "WrongWorkflowId",
         "SubjectTooOld",
         "CaseAlreadyExists",
@@ -180,6 +191,17 @@ def refusal(payload: Payload, case: str) -> ApplicationError | None:
             + USE_THE_CODEC,
             type=PLAINTEXT_REFUSED,
             non_retryable=True,
+        )
+    other = payload.metadata.get(OTHER_NAMESPACE_METADATA)
+    if other is not None:
+        reason = (
+            f"{case} is a case number of another municipality's namespace (case numbers are "
+            "unique across the region: use your municipality's prefix)"
+            if other == OTHER_NAMESPACE_CASE
+            else "it is sealed under another municipality's key"
+        )
+        return ApplicationError(
+            f"payload refused: {reason}", type=CASE_OF_ANOTHER_NAMESPACE, non_retryable=True
         )
     owner = payload.metadata.get(KEY_OWNER_METADATA)
     if owner is not None and owner.decode() != case:

@@ -15,6 +15,17 @@ Two layers (envelope encryption):
   operators type"). They are stored in PostgreSQL (table ``data_keys``) only wrapped
   (AES-256-GCM under a master key, the key id as associated data).
 
+**Namespaces.** Every key is bound to the Temporal namespace (municipality) that first used
+it (column ``namespace``, migration 0008): a case key to the namespace whose worker, client or
+codec endpoint created it, an intake key to the namespace of its ``/codec/encode`` request, a
+namespace key to its own namespace. `CaseKeys.for_scope`, `CaseKeys.by_id`,
+`CaseKeys.new_intake` and `CaseKeys.adopt` take the caller's namespace and never hand one
+namespace a key bound to another (`KeyOfAnotherNamespace`); adopting an intake key also binds
+the adopting case's scope. A key made before that version (``namespace`` NULL) is claimed by
+the first namespace that asks for it, in one atomic update. ``namespace=None`` is the region's
+own access (retention, projections, the board read every municipality's events): no check and
+no claim (docs/security.md, "Municipalities").
+
 Crypto-shredding (`CaseKeys.shred`) deletes the wrapped key and keeps the row as a tombstone:
 every ciphertext under that key becomes unreadable for good, and a scope that was shredded never
 gets a new key. Unwrapped keys are cached per process for ``cache_ttl`` seconds (at most
@@ -27,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import dataclasses
 import os
 import re
@@ -52,6 +64,8 @@ KEY_CACHE_SIZE = 4096
 _KID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: The scope prefix of the single-use keys the codec endpoint seals each request under.
 INTAKE_PREFIX = "intake:"
+#: The scope prefix of a namespace's own key (payloads of no case), bound to that namespace.
+NAMESPACE_PREFIX = "namespace:"
 #: How long an intake key no case adopted lives before the retention run shreds it.
 INTAKE_KEY_LIFETIME = timedelta(hours=24)
 
@@ -85,6 +99,17 @@ class KeyOwnedElsewhere(KeyError_):
         self.owner_scope = owner_scope
 
 
+class KeyOfAnotherNamespace(KeyError_):
+    """A data key bound to another namespace (municipality) was asked for: it is not handed
+    out. The message names the key id and its scope, never the namespace that holds it or
+    anything the key encrypts."""
+
+    def __init__(self, key_id: str, scope: str) -> None:
+        super().__init__(f"data key {key_id} of {scope} belongs to another namespace")
+        self.key_id = key_id
+        self.scope = scope
+
+
 class KeyShredded(KeyError_, KeyDestroyed):
     """The data key was destroyed (crypto-shredding): what it encrypted can never be read."""
 
@@ -104,7 +129,7 @@ def case_scope(case_number: str) -> str:
 
 def namespace_scope(namespace: str) -> str:
     """The key scope of payloads that belong to no case."""
-    return f"namespace:{namespace}"
+    return f"{NAMESPACE_PREFIX}{namespace}"
 
 
 def new_intake_scope() -> str:
@@ -225,6 +250,16 @@ class StoredKey:
     shredded_at: datetime | None
     #: The case scope that adopted this intake key; ``None`` for other keys and unadopted ones.
     owner_scope: str | None = None
+    #: The namespace the key is bound to; ``None``: made before keys were bound (claimable).
+    namespace: str | None = None
+
+
+def bound_namespace(key: StoredKey | DataKey) -> str | None:
+    """The namespace ``key`` belongs to: a namespace key's own, else the one recorded
+    (``None``: a key from before binding, claimed by the first namespace that uses it)."""
+    if key.scope.startswith(NAMESPACE_PREFIX):
+        return key.scope.removeprefix(NAMESPACE_PREFIX)
+    return key.namespace
 
 
 class DataKeyStore(Protocol):
@@ -255,6 +290,11 @@ class DataKeyStore(Protocol):
         atomic step); the key's row afterwards (its owner may be another), ``None``: no key."""
         ...
 
+    async def claim(self, key_id: str, namespace: str) -> StoredKey | None:
+        """Bind the key ``key_id`` to ``namespace`` if it is bound to none yet (one atomic
+        step); the key's row afterwards (its namespace may be another), ``None``: no key."""
+        ...
+
     async def shred_owned(self, owner_scope: str) -> Sequence[StoredKey]:
         """Tombstone every key ``owner_scope`` adopted; the rows shredded now."""
         ...
@@ -268,17 +308,19 @@ class DataKeyStore(Protocol):
         ...
 
 
-_COLUMNS = "key_id, scope, master_key_id, wrapped_key, created_at, shredded_at, owner_scope"
+_COLUMNS = (
+    "key_id, scope, master_key_id, wrapped_key, created_at, shredded_at, owner_scope, namespace"
+)
 _SELECT = (
-    "SELECT key_id, scope, master_key_id, wrapped_key, created_at, shredded_at, owner_scope "
-    "FROM data_keys"
+    "SELECT key_id, scope, master_key_id, wrapped_key, created_at, shredded_at, owner_scope, "
+    "namespace FROM data_keys"
 )
 _BY_ID = _SELECT + " WHERE key_id = $1"
 _BY_SCOPE = _SELECT + " WHERE scope = $1"
 _LIVE = _SELECT + " WHERE wrapped_key IS NOT NULL"
 _NEWEST_LIVE_PER_MASTER = """
 SELECT DISTINCT ON (master_key_id)
-       key_id, scope, master_key_id, wrapped_key, created_at, shredded_at, owner_scope
+       key_id, scope, master_key_id, wrapped_key, created_at, shredded_at, owner_scope, namespace
 FROM data_keys WHERE wrapped_key IS NOT NULL ORDER BY master_key_id, created_at DESC
 """
 _TOMBSTONE = """
@@ -295,6 +337,7 @@ _SHRED_UNADOPTED = (
     + f"AND created_at < $1 RETURNING {_COLUMNS}"
 )
 _ADOPT = "UPDATE data_keys SET owner_scope = $2 WHERE key_id = $1 AND owner_scope IS NULL"
+_CLAIM = "UPDATE data_keys SET namespace = $2 WHERE key_id = $1 AND namespace IS NULL"
 
 
 def _row(row: asyncpg.Record | None) -> StoredKey | None:
@@ -309,6 +352,7 @@ def _row(row: asyncpg.Record | None) -> StoredKey | None:
         created_at=row["created_at"],
         shredded_at=row["shredded_at"],
         owner_scope=row["owner_scope"],
+        namespace=row["namespace"],
     )
 
 
@@ -330,13 +374,15 @@ class PostgresDataKeyStore:
         """Insert unless the scope has a key; the scope's row."""
         await self._pool.execute(
             "INSERT INTO data_keys (key_id, scope, master_key_id, wrapped_key, created_at, "
-            "shredded_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope) DO NOTHING",
+            "shredded_at, namespace) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+            "ON CONFLICT (scope) DO NOTHING",
             key.key_id,
             key.scope,
             key.master_key_id,
             key.wrapped,
             key.created_at,
             key.shredded_at,
+            key.namespace,
         )
         stored = await self.by_scope(key.scope)
         if stored is None:  # pragma: no cover - the row was just written
@@ -361,6 +407,11 @@ class PostgresDataKeyStore:
     async def adopt(self, key_id: str, owner_scope: str) -> StoredKey | None:
         """Set the key's owner unless it has one (one UPDATE); the row afterwards."""
         await self._pool.execute(_ADOPT, key_id, owner_scope)
+        return await self.by_id(key_id)
+
+    async def claim(self, key_id: str, namespace: str) -> StoredKey | None:
+        """Bind the key to ``namespace`` unless it is bound (one UPDATE); the row afterwards."""
+        await self._pool.execute(_CLAIM, key_id, namespace)
         return await self.by_id(key_id)
 
     async def shred_owned(self, owner_scope: str) -> Sequence[StoredKey]:
@@ -434,6 +485,13 @@ class InMemoryDataKeyStore:
             k = self._rows[key_id] = dataclasses.replace(k, owner_scope=owner_scope)
         return k
 
+    async def claim(self, key_id: str, namespace: str) -> StoredKey | None:
+        """Bind the key to ``namespace`` unless it is bound."""
+        k = self._rows.get(key_id)
+        if k is not None and k.namespace is None:
+            k = self._rows[key_id] = dataclasses.replace(k, namespace=namespace)
+        return k
+
     async def shred_owned(self, owner_scope: str) -> Sequence[StoredKey]:
         """Tombstone every live key ``owner_scope`` adopted."""
         owned = [
@@ -471,6 +529,8 @@ class DataKey:
     aead: AESGCM
     #: The case scope that adopted this intake key, as last read (``None``: not adopted).
     owner_scope: str | None = None
+    #: The namespace the key is bound to, as last read (``None``: not bound yet).
+    namespace: str | None = None
 
 
 class CaseKeys:
@@ -518,19 +578,55 @@ class CaseKeys:
         if stored.wrapped is None or stored.master_key_id is None:
             raise KeyShredded(stored.key_id, stored.scope, stored.shredded_at)
         raw = self._master.unwrap(stored.key_id, stored.master_key_id, stored.wrapped)
-        key = DataKey(stored.key_id, stored.scope, AESGCM(raw), stored.owner_scope)
+        key = DataKey(
+            stored.key_id, stored.scope, AESGCM(raw), stored.owner_scope, stored.namespace
+        )
         self._by_id.put(stored.key_id, (key, time.monotonic() + self._ttl))
         self._scope_ids.put(stored.scope, stored.key_id)
         return key
 
-    async def for_scope(self, scope: str) -> DataKey:
-        """The scope's data key, created (and stored wrapped) on first use.
+    @staticmethod
+    def _usable_from(key: DataKey, namespace: str | None) -> bool:
+        """Whether a cached key may be handed to ``namespace`` without asking the store
+        (``False`` also for a key bound to none yet: the store claims it)."""
+        return namespace is None or bound_namespace(key) == namespace
+
+    async def _bound(self, stored: StoredKey, namespace: str | None) -> StoredKey:
+        """``stored`` if ``namespace`` may use it, claimed for ``namespace`` when it is bound
+        to none yet (a tombstone is never claimed: it unlocks nothing).
 
         Raises:
+            KeyOfAnotherNamespace: it is bound to another namespace.
+        """
+        if namespace is None:
+            return stored
+        owner = bound_namespace(stored)
+        if owner is None and stored.wrapped is not None:
+            claimed = await self._store.claim(stored.key_id, namespace)
+            if claimed is None:
+                raise UnknownKey(f"no data key {stored.key_id}")
+            stored, owner = claimed, bound_namespace(claimed)
+        if owner is not None and owner != namespace:
+            self._by_id.pop(stored.key_id)
+            raise KeyOfAnotherNamespace(stored.key_id, stored.scope)
+        return stored
+
+    async def for_scope(self, scope: str, *, namespace: str | None) -> DataKey:
+        """The scope's data key, created (and stored wrapped, bound to ``namespace``) on first
+        use.
+
+        Args:
+            scope: ``case-<n>``, ``namespace:<ns>`` or ``intake:<random>``.
+            namespace: the Temporal namespace asking; ``None`` only for the region's own
+                tools (module docstring), which neither check nor bind.
+
+        Raises:
+            KeyOfAnotherNamespace: the scope's key is bound to another namespace.
             KeyShredded: the scope's key was shredded; nothing new is encrypted for it.
         """
         known = self._scope_ids.get(scope)
-        if known is not None and (hit := self._cached(known)) is not None:
+        hit = self._cached(known) if known is not None else None
+        if hit is not None and self._usable_from(hit, namespace):
             return hit
         async with self._lock:
             stored = await self._store.by_scope(scope)
@@ -538,39 +634,62 @@ class CaseKeys:
                 key_id = f"{scope.replace(':', '.')}.{secrets.token_hex(6)}"
                 master_id, wrapped = self._master.wrap(key_id, secrets.token_bytes(KEY_BYTES))
                 stored = await self._store.insert(
-                    StoredKey(key_id, scope, master_id, wrapped, datetime.now(UTC), None)
+                    StoredKey(
+                        key_id,
+                        scope,
+                        master_id,
+                        wrapped,
+                        datetime.now(UTC),
+                        None,
+                        namespace=namespace,
+                    )
                 )
-            return self._remember(stored)
+            return self._remember(await self._bound(stored, namespace))
 
-    async def by_id(self, key_id: str) -> DataKey:
-        """The data key ``key_id`` (named in a ciphertext's metadata).
+    async def by_id(self, key_id: str, *, namespace: str | None) -> DataKey:
+        """The data key ``key_id`` (named in a ciphertext's metadata), for ``namespace``.
+
+        Args:
+            key_id: the key's id.
+            namespace: the Temporal namespace asking (``None``: the region's own tools).
 
         Raises:
+            KeyOfAnotherNamespace: the key is bound to another namespace.
             KeyShredded: the key was shredded. UnknownKey: no such key.
         """
         hit = self._cached(key_id)
-        if hit is not None:
+        if hit is not None and self._usable_from(hit, namespace):
             return hit
         stored = await self._store.by_id(key_id)
         if stored is None:
             raise UnknownKey(f"no data key {key_id}")
-        return self._remember(stored)
+        return self._remember(await self._bound(stored, namespace))
 
-    async def new_intake(self) -> DataKey:
-        """A fresh single-use intake key (scope ``intake:<random>``), stored wrapped."""
-        return await self.for_scope(new_intake_scope())
+    async def new_intake(self, *, namespace: str) -> DataKey:
+        """A fresh single-use intake key (scope ``intake:<random>``) bound to ``namespace``,
+        stored wrapped."""
+        return await self.for_scope(new_intake_scope(), namespace=namespace)
 
-    async def adopt(self, key: DataKey, owner_scope: str) -> DataKey:
-        """``key`` (an intake key) as adopted by ``owner_scope``: set in the store if no case
-        owns it yet, in one atomic update.
+    async def adopt(self, key: DataKey, owner_scope: str, *, namespace: str) -> DataKey:
+        """``key`` (an intake key) as adopted by ``owner_scope`` in ``namespace``: set in the
+        store if no case owns it yet, in one atomic update.
+
+        The case scope is bound to ``namespace`` first (its key created if it has none): a
+        case number another namespace holds adopts nothing here.
 
         Raises:
+            KeyOfAnotherNamespace: ``owner_scope`` or ``key`` is bound to another namespace.
             KeyOwnedElsewhere: another case adopted it first.
             KeyShredded: it was shredded meanwhile.
         """
+        if bound_namespace(key) != namespace:
+            raise KeyOfAnotherNamespace(key.key_id, key.scope)
         if key.owner_scope == owner_scope:
             return key
         if key.owner_scope is None:
+            # a shredded case (of this namespace) adopts as it did before binding
+            with contextlib.suppress(KeyShredded):
+                await self.for_scope(owner_scope, namespace=namespace)
             stored = await self._store.adopt(key.key_id, owner_scope)
             if stored is None:
                 raise UnknownKey(f"no data key {key.key_id}")

@@ -122,7 +122,7 @@ async def _key_state(
     if stored.wrapped is None:
         return Verdict.ALREADY_SHREDDED
     try:
-        await keys.by_id(stored.key_id)
+        await keys.by_id(stored.key_id, namespace=None)  # the region's check: any namespace
     except KeyError_:
         return Verdict.UNREADABLE
     return None

@@ -83,7 +83,7 @@ async def test_case_payloads_round_trip_and_raw_history_holds_no_personal_data(
         ).fetch_history()
 
     assert result == ProbeResult(greeting=f"hej {NAME}", child_said=f"consulted about {NAME}")
-    case_key = await case_keys.for_scope(case_scope(case_number))
+    case_key = await case_keys.for_scope(case_scope(case_number), namespace=None)
     for history in (await handle.fetch_history(), child_history):
         raw = history.to_json() + str(history)
         assert NAME not in raw and PIN not in raw
@@ -127,7 +127,7 @@ async def test_shredding_the_case_key_makes_its_history_unreadable_with_a_clear_
             await reader.get_workflow_handle(handle.id).result()
     # Nothing new is ever encrypted for a shredded case.
     with pytest.raises(KeyShredded):
-        await case_keys.for_scope(case_scope(case_number))
+        await case_keys.for_scope(case_scope(case_number), namespace=None)
 
 
 async def test_payloads_without_a_case_use_the_namespace_key() -> None:

@@ -83,10 +83,10 @@ async def test_a_cached_codec_encrypts_under_its_own_case_key_only() -> None:
     for _ in range(2):  # the second time through the cache
         [sealed] = await codec.with_context(_activity("case-7")).encode([PLAIN])
         assert is_encrypted(sealed) and b"Alva" not in sealed.data
-        assert key_id_of(sealed) == (await keys.for_scope(case_scope("7"))).key_id
+        assert key_id_of(sealed) == (await keys.for_scope(case_scope("7"), namespace=None)).key_id
         assert await case_8.decode([sealed]) == [PLAIN]  # decoding follows the key id
     [other] = await case_8.encode([PLAIN])
-    assert key_id_of(other) == (await keys.for_scope(case_scope("8"))).key_id
+    assert key_id_of(other) == (await keys.for_scope(case_scope("8"), namespace=None)).key_id
     assert key_id_of(other) != key_id_of(sealed)
     assert sealed.data[:12] != other.data[:12]  # a fresh nonce per payload
 
@@ -109,7 +109,7 @@ async def test_the_cache_is_bounded_and_an_evicted_scope_still_gets_its_key() ->
     again = codec.with_context(_workflow("case-1"))
     assert again is not first and again.scope == case_scope("1")
     [sealed] = await again.encode([PLAIN])
-    assert key_id_of(sealed) == (await keys.for_scope(case_scope("1"))).key_id
+    assert key_id_of(sealed) == (await keys.for_scope(case_scope("1"), namespace=None)).key_id
 
 
 async def test_unwrapped_keys_are_bounded_and_an_evicted_case_reads_its_key_again() -> None:
@@ -117,14 +117,16 @@ async def test_unwrapped_keys_are_bounded_and_an_evicted_case_reads_its_key_agai
     keys = CaseKeys(
         master_keys=MasterKeys.parse(MasterKeys.generate_entry("k1")), store=store, cache_size=3
     )
-    first = await keys.for_scope(case_scope("1"))
+    first = await keys.for_scope(case_scope("1"), namespace=None)
     for n in range(2, 10):  # a worker that has seen many cases since
-        await keys.for_scope(case_scope(str(n)))
+        await keys.for_scope(case_scope(str(n)), namespace=None)
 
     assert len(keys._by_id) == 3 and len(keys._scope_ids) == 3
-    again = await keys.for_scope(case_scope("1"))  # read from the store, not a new key
+    again = await keys.for_scope(
+        case_scope("1"), namespace=None
+    )  # read from the store, not a new key
     assert again.key_id == first.key_id and again is not first
-    by_id = await keys.by_id(first.key_id)
+    by_id = await keys.by_id(first.key_id, namespace=None)
     assert by_id.key_id == first.key_id
 
 
@@ -159,7 +161,7 @@ async def test_the_data_converter_is_copied_once_per_case() -> None:
     assert data_converter(codec).with_context(_workflow("case-7")) is not case_7
 
     [sealed] = await case_7.encode(["Alva"])
-    assert key_id_of(sealed) == (await keys.for_scope(case_scope("7"))).key_id
+    assert key_id_of(sealed) == (await keys.for_scope(case_scope("7"), namespace=None)).key_id
     assert await case_8.decode([sealed], [str]) == ["Alva"]
 
 

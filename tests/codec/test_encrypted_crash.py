@@ -423,14 +423,14 @@ class FlakyKeys:
         self.inner = inner
         self.failed = False
 
-    async def for_scope(self, scope: str) -> Any:
+    async def for_scope(self, scope: str, *, namespace: str | None) -> Any:
         if not self.failed:
             self.failed = True
             raise Injected("data keys unavailable")
-        return await self.inner.for_scope(scope)
+        return await self.inner.for_scope(scope, namespace=namespace)
 
-    async def by_id(self, key_id: str) -> Any:
-        return await self.inner.by_id(key_id)
+    async def by_id(self, key_id: str, *, namespace: str | None) -> Any:
+        return await self.inner.by_id(key_id, namespace=namespace)
 
 
 @pytest.mark.parametrize("composition_name", ["one pool", "memory", "vault on another pool"])

@@ -2,13 +2,17 @@
 
 `infra.keys.InMemoryDataKeyStore` stands in for `PostgresDataKeyStore` in unit tests, so it
 must behave the same: create, read, shred (a tombstone that never gets a key again), rewrap
-(live keys only: a shredded key never comes back) and list. Every test runs against both;
+(live keys only: a shredded key never comes back), list, and bind a key to a namespace (a
+key from before binding claimed once, atomically; `CaseKeys` on either store never handing a
+key to another namespace). Every test runs against both;
 the PostgreSQL one on the real database of `tests/codec/conftest.py` (this module's own),
 emptied before each test.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -23,10 +27,12 @@ from infra.keys import (
     CaseKeys,
     DataKeyStore,
     InMemoryDataKeyStore,
+    KeyOfAnotherNamespace,
     KeyShredded,
     MasterKeys,
     PostgresDataKeyStore,
     StoredKey,
+    namespace_scope,
 )
 
 
@@ -203,8 +209,8 @@ async def test_case_keys_shred_and_rotate_on_either_store(store: DataKeyStore) -
     before, after = two_masters()
     kept, shredded, never_keyed = scope(), scope(), scope()
     keys = CaseKeys(master_keys=before, store=store)
-    kept_key = await keys.for_scope(kept)
-    await keys.for_scope(shredded)
+    kept_key = await keys.for_scope(kept, namespace=None)
+    await keys.for_scope(shredded, namespace=None)
     await keys.shred(shredded)
     await keys.shred(never_keyed)
 
@@ -212,7 +218,7 @@ async def test_case_keys_shred_and_rotate_on_either_store(store: DataKeyStore) -
     rotated = await rotating.rotate_master()
 
     assert rotated == 1
-    reread = await rotating.by_id(kept_key.key_id)
+    reread = await rotating.by_id(kept_key.key_id, namespace=None)
     nonce, sealed = b"\x00" * 12, kept_key.aead.encrypt(b"\x00" * 12, b"text", None)
     assert reread.aead.decrypt(nonce, sealed, None) == b"text"
     stored = await store.by_scope(kept)
@@ -220,7 +226,7 @@ async def test_case_keys_shred_and_rotate_on_either_store(store: DataKeyStore) -
     assert stored.master_key_id == "new"
     for gone in (shredded, never_keyed):
         with pytest.raises(KeyShredded):
-            await rotating.for_scope(gone)
+            await rotating.for_scope(gone, namespace=None)
 
 
 class _ShredsDuringRotation:
@@ -242,12 +248,166 @@ class _ShredsDuringRotation:
 async def test_a_key_shredded_during_rotation_stays_shredded(store: DataKeyStore) -> None:
     before, after = two_masters()
     the_scope = scope()
-    key = await CaseKeys(master_keys=before, store=store).for_scope(the_scope)
+    key = await CaseKeys(master_keys=before, store=store).for_scope(the_scope, namespace=None)
 
     rotating = CaseKeys(master_keys=after, store=_ShredsDuringRotation(store, the_scope))
     await rotating.rotate_master()
 
     with pytest.raises(KeyShredded):
-        await rotating.by_id(key.key_id)
+        await rotating.by_id(key.key_id, namespace=None)
     with pytest.raises(KeyShredded):
-        await CaseKeys(master_keys=after, store=store).for_scope(the_scope)
+        await CaseKeys(master_keys=after, store=store).for_scope(the_scope, namespace=None)
+
+
+# -- keys bound to a namespace (municipality) ----------------------------------------------
+
+MALMO, ESKILSTUNA = "samverkan-malmo", "samverkan-eskilstuna"
+
+
+async def test_a_key_is_bound_to_the_namespace_it_was_inserted_with(store: DataKeyStore) -> None:
+    key = dataclasses.replace(live_key(scope()), namespace=MALMO)
+
+    await store.insert(key)
+
+    assert (await store.by_id(key.key_id)) == key
+    assert (await store.claim(key.key_id, ESKILSTUNA)) == key, "a bound key is not claimed"
+
+
+async def test_a_key_bound_to_no_namespace_is_claimed_once(store: DataKeyStore) -> None:
+    key = live_key(scope())  # as made before keys were bound: namespace NULL
+    await store.insert(key)
+
+    first = await store.claim(key.key_id, ESKILSTUNA)
+    second = await store.claim(key.key_id, MALMO)
+
+    assert first is not None and first.namespace == ESKILSTUNA
+    assert second is not None and second.namespace == ESKILSTUNA
+    assert await store.claim(f"{scope()}.000000000000", MALMO) is None
+
+
+async def test_a_case_key_is_never_handed_to_another_namespace(store: DataKeyStore) -> None:
+    master = MasterKeys.parse(MasterKeys.generate_entry("m1"))
+    the_scope = scope()
+    malmo = await CaseKeys(master_keys=master, store=store).for_scope(the_scope, namespace=MALMO)
+
+    for keys in (
+        CaseKeys(master_keys=master, store=store),
+        CaseKeys(master_keys=master, store=store),
+    ):
+        with pytest.raises(KeyOfAnotherNamespace) as by_scope_:
+            await keys.for_scope(the_scope, namespace=ESKILSTUNA)
+        with pytest.raises(KeyOfAnotherNamespace) as by_id_:
+            await keys.by_id(malmo.key_id, namespace=ESKILSTUNA)
+        for refused in (by_scope_.value, by_id_.value):
+            assert (
+                str(refused)
+                == f"data key {malmo.key_id} of {the_scope} belongs to another namespace"
+            )
+    assert (
+        await CaseKeys(master_keys=master, store=store).by_id(malmo.key_id, namespace=MALMO)
+    ).key_id == malmo.key_id
+    stored = await store.by_scope(the_scope)
+    assert stored is not None and stored.namespace == MALMO
+
+
+async def test_a_cached_key_is_not_handed_to_another_namespace(store: DataKeyStore) -> None:
+    keys = CaseKeys(master_keys=MasterKeys.parse(MasterKeys.generate_entry("m1")), store=store)
+    the_scope = scope()
+    key = await keys.for_scope(the_scope, namespace=MALMO)  # cached in this process now
+
+    with pytest.raises(KeyOfAnotherNamespace):
+        await keys.for_scope(the_scope, namespace=ESKILSTUNA)
+    with pytest.raises(KeyOfAnotherNamespace):
+        await keys.by_id(key.key_id, namespace=ESKILSTUNA)
+    assert (await keys.by_id(key.key_id, namespace=None)).key_id == key.key_id, "the region's"
+
+
+async def test_a_legacy_key_is_claimed_by_the_first_namespace_and_refused_to_the_next(
+    store: DataKeyStore,
+) -> None:
+    master = MasterKeys.parse(MasterKeys.generate_entry("m1"))
+    the_scope = scope()
+    legacy = await CaseKeys(master_keys=master, store=store).for_scope(the_scope, namespace=None)
+    assert (await store.by_id(legacy.key_id)).namespace is None  # type: ignore[union-attr]
+
+    first = await CaseKeys(master_keys=master, store=store).by_id(legacy.key_id, namespace=MALMO)
+    with pytest.raises(KeyOfAnotherNamespace):
+        await CaseKeys(master_keys=master, store=store).by_id(legacy.key_id, namespace=ESKILSTUNA)
+    with pytest.raises(KeyOfAnotherNamespace):
+        await CaseKeys(master_keys=master, store=store).for_scope(the_scope, namespace=ESKILSTUNA)
+
+    assert first.key_id == legacy.key_id
+    assert (await store.by_id(legacy.key_id)).namespace == MALMO  # type: ignore[union-attr]
+
+
+async def test_two_namespaces_racing_for_a_legacy_key_one_wins(store: DataKeyStore) -> None:
+    master = MasterKeys.parse(MasterKeys.generate_entry("m1"))
+    legacy = await CaseKeys(master_keys=master, store=store).for_scope(scope(), namespace=None)
+
+    results = await asyncio.gather(
+        *(
+            CaseKeys(master_keys=master, store=store).by_id(legacy.key_id, namespace=ns)
+            for ns in (MALMO, ESKILSTUNA, MALMO, ESKILSTUNA)
+        ),
+        return_exceptions=True,
+    )
+
+    winner = (await store.by_id(legacy.key_id)).namespace  # type: ignore[union-attr]
+    assert winner in (MALMO, ESKILSTUNA)
+    for ns, result in zip((MALMO, ESKILSTUNA, MALMO, ESKILSTUNA), results, strict=True):
+        assert isinstance(result, KeyOfAnotherNamespace) == (ns != winner), (ns, result)
+
+
+async def test_a_namespace_key_belongs_to_its_own_namespace_even_unclaimed(
+    store: DataKeyStore,
+) -> None:
+    master = MasterKeys.parse(MasterKeys.generate_entry("m1"))
+    own = namespace_scope(MALMO)
+    await CaseKeys(master_keys=master, store=store).for_scope(own, namespace=None)
+
+    with pytest.raises(KeyOfAnotherNamespace):
+        await CaseKeys(master_keys=master, store=store).for_scope(own, namespace=ESKILSTUNA)
+    assert (
+        await CaseKeys(master_keys=master, store=store).for_scope(own, namespace=MALMO)
+    ).scope == own
+
+
+async def test_an_intake_key_adopts_only_into_a_case_of_its_namespace(store: DataKeyStore) -> None:
+    keys = CaseKeys(master_keys=MasterKeys.parse(MasterKeys.generate_entry("m1")), store=store)
+    malmos_case, new_case = scope(), scope()
+    malmos_key = await keys.for_scope(malmos_case, namespace=MALMO)
+    intake = await keys.new_intake(namespace=ESKILSTUNA)
+
+    with pytest.raises(KeyOfAnotherNamespace) as refused:
+        await keys.adopt(intake, malmos_case, namespace=ESKILSTUNA)
+    with pytest.raises(KeyOfAnotherNamespace):
+        await keys.adopt(intake, new_case, namespace=MALMO)  # the intake key is Eskilstuna's
+    adopted = await keys.adopt(intake, new_case, namespace=ESKILSTUNA)
+
+    assert refused.value.scope == malmos_case
+    assert adopted.owner_scope == new_case
+    assert (await store.by_id(intake.key_id)).namespace == ESKILSTUNA  # type: ignore[union-attr]
+    assert (await store.by_scope(new_case)).namespace == ESKILSTUNA  # type: ignore[union-attr]
+    untouched = await store.by_scope(malmos_case)
+    assert untouched is not None and untouched.namespace == MALMO
+    assert untouched.key_id == malmos_key.key_id
+    assert [k.key_id for k in await store.shred_owned(malmos_case)] == []
+
+
+async def test_bound_keys_shred_and_rotate_keeping_their_namespace(store: DataKeyStore) -> None:
+    before, after = two_masters()
+    kept, shredded = scope(), scope()
+    keys = CaseKeys(master_keys=before, store=store)
+    kept_key = await keys.for_scope(kept, namespace=MALMO)
+    intake = await keys.new_intake(namespace=MALMO)
+    await keys.adopt(intake, shredded, namespace=MALMO)
+    await keys.shred(shredded)
+
+    rotating = CaseKeys(master_keys=after, store=store)
+    assert await rotating.rotate_master() == 1
+
+    assert (await rotating.by_id(kept_key.key_id, namespace=MALMO)).namespace == MALMO
+    with pytest.raises(KeyShredded):
+        await rotating.by_id(intake.key_id, namespace=MALMO)
+    with pytest.raises(KeyOfAnotherNamespace):
+        await rotating.by_id(kept_key.key_id, namespace=ESKILSTUNA)

@@ -147,8 +147,8 @@ async def test_a_marker_that_would_not_read_refuses_the_batch_before_anything_is
 async def test_the_vault_reads_back_each_sealed_field_as_it_was_put(pool: asyncpg.Pool) -> None:
     vault = PostgresPersonalDataVault(pool)
     keys = _keys(pool)
-    first = await keys.for_scope(f"case-V-{uuid.uuid4().hex[:6]}")
-    second = await keys.for_scope(f"case-V-{uuid.uuid4().hex[:6]}")
+    first = await keys.for_scope(f"case-V-{uuid.uuid4().hex[:6]}", namespace=None)
+    second = await keys.for_scope(f"case-V-{uuid.uuid4().hex[:6]}", namespace=None)
     event_id = uuid.uuid4()
     sealed = [
         SealedField(event_id, "summary", "V-1", first.key_id, b"\x01" * 40),
@@ -201,7 +201,7 @@ async def test_the_vault_holds_each_field_as_compact_json_sealed_for_its_event_a
     report = batch[0]
     sealed = {f.field: f for f in await vault.get([report.event_id])}
     assert set(sealed) == {"subject", "summary"}
-    key = await keys.for_scope(f"case-{number}")
+    key = await keys.for_scope(f"case-{number}", namespace=None)
     for field, row in sealed.items():
         assert (row.case_id, row.key_id) == (number, key.key_id)
         plain = key.aead.decrypt(
