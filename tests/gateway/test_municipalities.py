@@ -8,12 +8,15 @@ import asyncio
 import base64
 import contextlib
 import socket
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import uvicorn
 from google.protobuf import json_format
+from structlog.testing import capture_logs
 from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.converter import WorkflowSerializationContext
 
 from gateway import GatewaySettings
 from gateway.codec_routes import create_codec_app
@@ -68,6 +71,15 @@ async def _sealed(stack: Stack, namespace: str, text: str) -> str:
     return json_format.MessageToJson(Payloads(payloads=sealed))
 
 
+async def _sealed_for_case(stack: Stack, namespace: str, case_number: str, text: str) -> str:
+    """A payload as the municipality's worker seals it for one of its cases (case key)."""
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=f'"{text}"'.encode())
+    codec = EncryptionCodec(keys=stack.codec.keys, namespace=namespace).with_context(
+        WorkflowSerializationContext(namespace=namespace, workflow_id=f"case-{case_number}")
+    )
+    return json_format.MessageToJson(Payloads(payloads=await codec.encode([plain])))
+
+
 def _texts(response: httpx.Response) -> list[str]:
     return [base64.b64decode(p["data"]).decode() for p in response.json()["payloads"]]
 
@@ -106,6 +118,43 @@ async def test_a_malmo_token_decodes_malmo_payloads_and_is_refused_for_eskilstun
     assert "Elis" not in other.text
     assert theirs.status_code == 200 and _texts(theirs) == ['"Eskilstuna: Elis Berg"']
     assert write_without_grant.status_code == 403, "read grants decoding only"
+
+
+async def test_a_payload_under_another_municipalitys_case_key_is_refused_whatever_the_token(
+    stack: Stack,
+) -> None:
+    """A Malmö user with a ciphertext of Eskilstuna's obtained outside Temporal (a backup)
+    cannot have it decoded under Malmö's namespace: the key is bound to Eskilstuna."""
+    number = f"ESK-{uuid.uuid4().hex[:8]}"
+    eskilstuna_case = await _sealed_for_case(stack, ESKILSTUNA, number, "Eskilstuna: Elis Berg")
+    malmo_user = ISSUER.token([f"{MALMO}:read"], subject="malmo-handlaggare")
+    eskilstuna_user = ISSUER.token([f"{ESKILSTUNA}:read"], subject="eskilstuna-handlaggare")
+
+    def call(token: str, namespace: str) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {token}",
+            "X-Namespace": namespace,
+            "Content-Type": "application/json",
+        }
+
+    with capture_logs() as logs:
+        async with _codec_listener(stack) as url, httpx.AsyncClient(base_url=url) as http:
+            smuggled = await http.post(
+                "/codec/decode", content=eskilstuna_case, headers=call(malmo_user, MALMO)
+            )
+            theirs = await http.post(
+                "/codec/decode", content=eskilstuna_case, headers=call(eskilstuna_user, ESKILSTUNA)
+            )
+
+    assert smuggled.status_code == 403
+    assert smuggled.json() == {"error": "other_namespace"}
+    assert "Elis" not in smuggled.text and number not in smuggled.text
+    assert theirs.status_code == 200 and _texts(theirs) == ['"Eskilstuna: Elis Berg"']
+    audited = [
+        (e["namespace"], e["status"], e["payloads"]) for e in logs if e["event"] == "gateway.codec"
+    ]
+    assert audited == [(MALMO, 403, 0), (ESKILSTUNA, 200, 1)]
+    assert not any("Elis" in str(e) for e in logs)
 
 
 def test_the_worker_serves_every_configured_namespace_once_in_order() -> None:
