@@ -78,6 +78,16 @@ class AgencyCredentials:
         )
         return int(status.rsplit(" ", 1)[-1])
 
+    async def reissue_all(self) -> dict[str, str]:
+        """A fresh key for every agency, each agency's earlier keys revoked: for the agency
+        simulator, which plays them all (``samverkan simulator --issue-agency-keys``, and
+        ``samverkan dev``). Returns ``{agency: key}``; the keys are not stored."""
+        keys: dict[str, str] = {}
+        for agency in Agency:
+            await self.revoke(agency)
+            keys[agency.value] = await self.issue(agency)
+        return keys
+
     async def list(self) -> list[CredentialInfo]:
         """Every credential, newest first."""
         rows = await self._pool.fetch(

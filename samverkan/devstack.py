@@ -514,16 +514,11 @@ async def _issue_agency_keys(database_url: str, path: Path) -> Path:
     """Fresh gateway API keys for every simulated agency (old ones revoked), in a 0600 file."""
     import asyncpg
 
-    from cases import Agency
     from gateway import AgencyCredentials
 
     connection_pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     try:
-        credentials = AgencyCredentials(connection_pool)
-        keys = {}
-        for agency in Agency:
-            await credentials.revoke(agency)
-            keys[agency.value] = await credentials.issue(agency)
+        keys = await AgencyCredentials(connection_pool).reissue_all()
     finally:
         await connection_pool.close()
     _write_private(path, json.dumps(keys))

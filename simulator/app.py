@@ -15,8 +15,10 @@ runs exactly as it would against a real agency:
 Every POST needs an ``Idempotency-Key``; a repeat returns the first response (header
 ``Idempotent-Replayed: true``) and creates nothing. Each agency behaves as its
 `AgencyBehaviour` says (config file, or the admin API); after creating a consultation it
-answers back through a `ConsultationResponder` (Temporal updates ``acknowledge`` then
-``answer``/``decline`` on the workflow whose id is the consultation id).
+answers back through a `ConsultationResponder`: ``acknowledge`` then ``answer``/``decline``
+through the agency gateway (`GatewayResponder`, as a real agency; ``samverkan simulator``),
+or, in tests that give it the gateway's attestation key, as Temporal updates on the workflow
+whose id is the consultation id (`TemporalUpdateResponder`).
 
 Admin API (``notifications`` is a target name wherever an agency is):
 
@@ -315,8 +317,9 @@ async def run_simulator(
 
     Args:
         config: start-up behaviours.
-        responder: how agencies answer back; `TemporalUpdateResponder` connects to
-            Temporal on the first answer, so the simulator may start before Temporal.
+        responder: how agencies answer back (`GatewayResponder` in ``samverkan
+            simulator``); it is first used on the first answer, so the simulator may start
+            before the gateway and Temporal.
         idp: the dev identity provider to serve under ``/idp``, if any.
     """
     app = create_simulator_app(config, responder, idp=idp)

@@ -24,9 +24,6 @@ def register(app: typer.Typer) -> None:
             "--config",
             help="TOML file of behaviours: a table per agency under agencies, and notifications.",
         ),
-        temporal_address: str | None = typer.Option(
-            None, help="Temporal frontend to answer through (default: TEMPORAL_ADDRESS)."
-        ),
         no_answer: bool = typer.Option(
             False, "--no-answer", help="Record requests but never answer back."
         ),
@@ -42,6 +39,12 @@ def register(app: typer.Typer) -> None:
         agency_keys: Path | None = typer.Option(  # noqa: B008 - typer's declaration style
             None, help="JSON file of gateway API keys by agency name, for --gateway-url."
         ),
+        issue_agency_keys: bool = typer.Option(
+            False,
+            "--issue-agency-keys",
+            help="Instead of --agency-keys: issue a fresh gateway API key for every agency at "
+            "start (earlier ones revoked) in the database of DATABASE_URL.",
+        ),
         idp_issuer: str | None = typer.Option(
             None,
             help="Also serve the dev identity provider under /idp with this issuer URL (its "
@@ -50,19 +53,20 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve simulated agency systems and the notification endpoint over HTTP.
 
-        Agencies answer back through the gateway (--gateway-url) or else with Temporal
-        updates on the consultation's workflow; see GET /_admin/received?agency=<name> for
-        exactly what each agency was sent.
+        Agencies answer back through the agency gateway (--gateway-url, with --agency-keys or
+        --issue-agency-keys), as real agencies do: the workers accept agency updates only with
+        the gateway's attestation. --no-answer records requests and answers nothing. See
+        GET /_admin/received?agency=<name> for exactly what each agency was sent.
         """
+        import asyncpg
+
         from infra.logging import configure_logging
         from infra.settings import get_settings
-        from infra.temporal_client import connect
         from simulator.app import run_simulator
         from simulator.responder import (
             ConsultationResponder,
             GatewayResponder,
             NullResponder,
-            TemporalUpdateResponder,
         )
         from simulator.state import SimulatorConfig, SimulatorConfigError
 
@@ -80,14 +84,37 @@ def register(app: typer.Typer) -> None:
         except SimulatorConfigError as exc:
             typer.echo(f"simulator: --manual: {exc}", err=True)
             raise typer.Exit(2) from None
-        if temporal_address:
-            settings = settings.model_copy(update={"temporal_address": temporal_address})
         responder: ConsultationResponder
         if no_answer:
             responder = NullResponder()
-        elif gateway_url:
+        elif not gateway_url:
+            typer.echo(
+                "simulator: agencies answer through the agency gateway: give --gateway-url URL "
+                "with --agency-keys FILE or --issue-agency-keys, or --no-answer",
+                err=True,
+            )
+            raise typer.Exit(2)
+        elif issue_agency_keys:
+            if agency_keys is not None:
+                typer.echo(
+                    "simulator: give --agency-keys or --issue-agency-keys, not both", err=True
+                )
+                raise typer.Exit(2)
+            if not settings.database_url:
+                typer.echo("simulator: --issue-agency-keys needs DATABASE_URL", err=True)
+                raise typer.Exit(2)
+            try:
+                keys = asyncio.run(_reissue_agency_keys(settings.database_url))
+            except (OSError, asyncpg.PostgresError) as exc:
+                typer.echo(f"simulator: cannot issue agency keys ({type(exc).__name__})", err=True)
+                raise typer.Exit(1) from None
+            responder = GatewayResponder(gateway_url, keys)
+        else:
             if agency_keys is None:
-                typer.echo("simulator: --gateway-url needs --agency-keys FILE", err=True)
+                typer.echo(
+                    "simulator: --gateway-url needs --agency-keys FILE or --issue-agency-keys",
+                    err=True,
+                )
                 raise typer.Exit(2)
             try:
                 keys = json.loads(agency_keys.read_text(encoding="utf-8"))
@@ -95,8 +122,6 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"simulator: cannot read {agency_keys} ({type(exc).__name__})", err=True)
                 raise typer.Exit(2) from None
             responder = GatewayResponder(gateway_url, keys)
-        else:
-            responder = TemporalUpdateResponder(connect=lambda: connect(settings))
         idp = None
         if idp_issuer:
             from simulator.idp import DevIdentityProvider
@@ -112,3 +137,16 @@ def register(app: typer.Typer) -> None:
                     idp=idp,
                 )
             )
+
+
+async def _reissue_agency_keys(database_url: str) -> dict[str, str]:
+    """A fresh gateway API key per agency (`gateway.AgencyCredentials.reissue_all`)."""
+    import asyncpg
+
+    from gateway import AgencyCredentials
+
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        return await AgencyCredentials(pool).reissue_all()
+    finally:
+        await pool.close()

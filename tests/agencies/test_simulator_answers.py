@@ -150,5 +150,29 @@ def test_simulator_command_is_registered_with_its_options() -> None:
     result = CliRunner().invoke(app, ["simulator", "--help"])
 
     assert result.exit_code == 0
-    for option in ("--host", "--port", "--config", "--temporal-address"):
+    for option in ("--host", "--port", "--config", "--gateway-url", "--issue-agency-keys"):
         assert option in result.output
+    assert "--temporal-address" not in result.output  # agencies answer through the gateway
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        ([], "agencies answer through the agency gateway"),
+        (
+            ["--gateway-url", "http://127.0.0.1:9"],
+            "needs --agency-keys FILE or --issue-agency-keys",
+        ),
+    ],
+)
+def test_a_simulator_that_could_only_answer_past_the_gateway_refuses_to_start(
+    args: list[str], says: str
+) -> None:
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+
+    result = CliRunner().invoke(app, ["simulator", *args])
+
+    assert result.exit_code == 2
+    assert says in result.output

@@ -218,6 +218,24 @@ async def test_missing_unknown_and_revoked_keys_are_401(
     assert stored == 0, "the key itself is never stored"
 
 
+async def test_reissuing_every_agencys_key_revokes_the_old_ones(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    from gateway import AgencyCredentials
+
+    credentials = AgencyCredentials(stack.pool)
+    old_police = stack.keys[Agency.POLICE]
+    fresh = await credentials.reissue_all()
+    stack.keys.update({Agency(name): key for name, key in fresh.items()})
+
+    assert set(fresh) == {a.value for a in Agency}
+    for name, key in fresh.items():
+        assert await credentials.authenticate(key) == Agency(name)
+    assert await credentials.authenticate(old_police) is None
+    old = await http.get("/v1/consultations", headers={"Authorization": f"Bearer {old_police}"})
+    assert old.status_code == 401
+
+
 async def test_a_body_over_the_limit_is_413(stack: Stack) -> None:
     handle = await stack.consultation(Agency.POLICE)
     async with stack.make_app(samverkan_gateway_max_body_bytes=100) as http:

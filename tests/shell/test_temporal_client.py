@@ -290,7 +290,7 @@ def test_settings_given_explicitly_override_temporals_configuration(
     assert (options.target_host, options.namespace) == ("explicit.example:7233", "explicit")
     assert options.api_key == "explicit-key"
     assert options.tls is False
-    # what `samverkan simulator --temporal-address` does
+    # a copied Settings with another address (what a command option overriding it does)
     copied = Settings().model_copy(update={"temporal_address": "copied.example:7233"})
     assert connect_options(copied).target_host == "copied.example:7233"
     assert connect_options(copied).namespace == "samverkan-prod"
