@@ -151,14 +151,17 @@ async def production_activities(
 
 async def run_worker() -> None:
     """Run the production worker until SIGTERM or SIGINT."""
+    from activities.config import AgencyConfigError
+    from activities.notifications import NotificationConfigError
     from eventstore import create_pool
     from infra.attestation import KEYS_ENV, AttestationConfigError, AttestationKeys
     from infra.codec import EncryptionCodec, build_codec
+    from infra.credentials import TokenIssuerError
     from infra.keys import KeyError_, MasterKeys
     from infra.logging import configure_logging, get_logger
     from infra.metrics import runtime_with_metrics, tracing_interceptors
     from infra.settings import get_settings
-    from infra.temporal_client import connect
+    from infra.temporal_client import TemporalConfigError, close_token_sources, connect
 
     settings = get_settings()
     configure_logging(log_format=settings.samverkan_log_format, level=settings.samverkan_log_level)
@@ -191,18 +194,26 @@ async def run_worker() -> None:
         pool = await create_pool(settings.database_url)
         stack.push_async_callback(pool.close)
         keys = build_codec(pool, namespace=namespaces[0], master_keys=master_keys).keys
-        activities = await production_activities(stack, pool, keys, settings)
+        try:
+            activities = await production_activities(stack, pool, keys, settings)
+        except (AgencyConfigError, NotificationConfigError) as exc:
+            raise SystemExit(f"{exc}.") from None
         # One Temporal worker per municipality's namespace (SAMVERKAN_NAMESPACES), each on its
         # own client, sharing the activities and the data keys (docs/security.md,
         # "Municipalities").
         workers = []
+        stack.push_async_callback(close_token_sources)
         for namespace in namespaces:
-            client = await connect(
-                settings.model_copy(update={"temporal_namespace": namespace}),
-                codec=EncryptionCodec(keys=keys, namespace=namespace),
-                runtime=runtime,
-                interceptors=tracing_interceptors(settings.samverkan_tracing),
-            )
+            try:
+                client = await connect(
+                    settings.model_copy(update={"temporal_namespace": namespace}),
+                    codec=EncryptionCodec(keys=keys, namespace=namespace),
+                    runtime=runtime,
+                    interceptors=tracing_interceptors(settings.samverkan_tracing),
+                )
+            except (TokenIssuerError, TemporalConfigError) as exc:
+                # one line, never the token or the secret (infra.credentials)
+                raise SystemExit(f"{exc}.") from None
             workers.append(
                 build_worker(
                     client,

@@ -458,7 +458,7 @@ def create_app(deps: GatewayDeps) -> Starlette:
         ),
     ]
     if deps.codec is not None:
-        routes.extend(codec_routes(deps.codec, settings, failures))
+        routes.extend(codec_routes(deps.codec, settings, failures, records=deps.records))
     return Starlette(
         routes=routes,
         middleware=[Middleware(_TrustedHosts, allowed_hosts=settings.allowed_hosts())],

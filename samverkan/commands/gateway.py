@@ -81,6 +81,9 @@ def _attestation_keys() -> AttestationKeys:
 
 
 def _with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+    from infra.credentials import TokenIssuerError
+    from infra.temporal_client import TemporalConfigError
+
     async def run() -> T:
         pool = await asyncpg.create_pool(_database_url(), min_size=1, max_size=4)
         try:
@@ -92,7 +95,7 @@ def _with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
         return asyncio.run(run())
     except typer.Exit:
         raise
-    except KeyError_ as exc:
+    except (KeyError_, TokenIssuerError, TemporalConfigError) as exc:
         raise _fail(f"{exc}.") from None
     except asyncpg.UndefinedTableError:
         raise _fail("The tables are missing: run `samverkan migrate` first.") from None
