@@ -8,6 +8,12 @@ blocks on an agency. Every fact goes back to the case by signal on the case's wo
 id, so the consultation survives its case continuing as new (it is started with
 ``ParentClosePolicy.ABANDON``). An agency that refuses the delivery (4xx) is escalated to
 a person at once, never retried in a loop.
+
+It runs only as the child its case's workflow starts (`ConsultationWorkflow.run` checks the
+parent and the ids, patch ``samverkan-consultation-started-by-its-case``): the case's
+``request_consultation`` is where the disclosure table and the legal basis are checked, so a
+consultation started directly (Web UI, CLI) would send an agency what nobody checked. Such a
+run ends at once, before any delivery.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         EscalationAction,
         ScheduledRung,
     )
+    from cases.ids import case_workflow_id, parse_workflow_id
     from infra import metrics
     from workflows.messages import (
         ConsultationInput,
@@ -47,6 +54,10 @@ DELIVERY_RETRY = RetryPolicy(
 )
 #: Delivery keeps retrying a system that is down, but not past the answer deadline's ladder.
 DELIVERY_GIVE_UP = timedelta(days=3)
+#: Patch: a consultation not started by its case ends at once (asked only for such a run).
+STARTED_BY_ITS_CASE = "samverkan-consultation-started-by-its-case"
+#: The failure type of such a run.
+NOT_STARTED_BY_ITS_CASE = "NotStartedByItsCase"
 
 
 def _refused(message: str) -> ApplicationError:
@@ -66,6 +77,7 @@ class ConsultationWorkflow:
 
     @workflow.run
     async def run(self, request: ConsultationInput) -> ConsultationResult:
+        self._check_started_by_its_case(request)
         workflow.set_current_details(self._details("delivering the request"))
         try:
             if not await self._deliver():
@@ -96,6 +108,37 @@ class ConsultationWorkflow:
         workflow.set_current_details(self._details(f"ended: {self._outcome.value}"))
         self._record_answer_time()
         return ConsultationResult(consultation_id=request.consultation_id, outcome=self._outcome)
+
+    @staticmethod
+    def _check_started_by_its_case(request: ConsultationInput) -> None:
+        """End the run at once, before any delivery, unless it is the child its case started:
+        parent ``case-<n>``, own id ``case-<n>:consultation-<k>`` as the input says.
+
+        The patch is asked for only when the check fails: a consultation its case started runs
+        the same commands as before (no marker), and histories from before the patch (the
+        corpus replays them under the file's name, with no parent check) replay unchanged.
+        """
+        info = workflow.info()
+        expected_parent = case_workflow_id(request.case_number)
+        parsed = parse_workflow_id(info.workflow_id)
+        started_by_its_case = (
+            info.parent is not None
+            and info.parent.workflow_id == expected_parent
+            and request.case_workflow_id == expected_parent
+            and info.workflow_id == request.consultation_id
+            and parsed is not None
+            and parsed.consultation is not None
+            and parsed.case_number == request.case_number
+        )
+        if not started_by_its_case and workflow.patched(STARTED_BY_ITS_CASE):
+            raise ApplicationError(
+                "a consultation runs only as the child its case's workflow starts (ask for it "
+                "with the case's request_consultation update, which checks what may be "
+                "disclosed); nothing was sent to the agency",
+                {"code": "not_started_by_its_case", "case_workflow_id": expected_parent},
+                type=NOT_STARTED_BY_ITS_CASE,
+                non_retryable=True,
+            )
 
     def _record_answer_time(self) -> None:
         """How long the agency took, by agency and outcome (no case in the labels)."""
