@@ -17,6 +17,7 @@ import typer
 from pydantic import ValidationError
 
 from cases.ids import case_workflow_id
+from infra.keys import KeyOfAnotherNamespace
 from samverkan.operator_env import CodecNotConfigured, operator_client
 
 if TYPE_CHECKING:
@@ -136,8 +137,17 @@ def open_case(
         raise _fail(
             f"cases open: case {case.case_number} already exists ({where}): nothing started"
         ) from None
+    except KeyOfAnotherNamespace:
+        raise _fail(f"cases open: {_other_namespace(case.case_number)}: nothing started") from None
     except (RuntimeError, WorkflowFailureError) as exc:
         raise _fail(f"cases open: {exc}") from None
+
+
+def _other_namespace(case_number: str) -> str:
+    return (
+        f"case {case_number} belongs to another municipality's namespace (its data key is "
+        "bound there); check TEMPORAL_NAMESPACE"
+    )
 
 
 async def _query(case_number: str, name: str) -> Any:
@@ -154,6 +164,8 @@ def _print_query(case_number: str, name: str) -> None:
         answer = asyncio.run(_query(case_number, name))
     except CodecNotConfigured as exc:
         raise _fail(f"cases {name}: {exc}") from None
+    except KeyOfAnotherNamespace:
+        raise _fail(f"cases {name}: {_other_namespace(case_number)}") from None
     typer.echo(json.dumps(answer, indent=2, default=str))
 
 
@@ -191,6 +203,8 @@ def update(
         raise _fail(f"cases update: rejected: {exc.cause}") from None
     except CodecNotConfigured as exc:
         raise _fail(f"cases update: {exc}") from None
+    except KeyOfAnotherNamespace:
+        raise _fail(f"cases update: {_other_namespace(case_number)}: nothing sent") from None
 
 
 @cases_app.command()

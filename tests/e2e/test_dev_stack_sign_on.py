@@ -218,6 +218,23 @@ def test_malmo_token_lists_and_decodes_malmo_and_is_refused_for_eskilstuna(
             "-o",
             "json",
         )
+        # An Eskilstuna operator's shortcut for a case number Malmö already holds.
+        clash = subprocess.run(
+            [
+                str(SAMVERKAN),
+                "cases",
+                "open",
+                _case("MAL-2026-0100", "Eskilstuna"),
+            ],
+            env={
+                **os.environ,
+                "SAMVERKAN_DATA_DIR": str(data_dir),
+                "TEMPORAL_NAMESPACE": ESKILSTUNA,
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         raw_input = _first_input(endpoints["temporal_address"], ESKILSTUNA, "case-ESK-2026-0001")
         with httpx.Client(timeout=10) as http:
             refused = http.post(
@@ -243,6 +260,11 @@ def test_malmo_token_lists_and_decodes_malmo_and_is_refused_for_eskilstuna(
     assert ESKILSTUNA in other and denied != 0
     assert "Request unauthorized" in err and "case-ESK" not in err
     assert anonymous.returncode != 0 and "case-MAL-2026-0100" not in anonymous.stdout
+    assert clash.returncode == 2
+    assert clash.stderr.strip() == (
+        "cases open: case MAL-2026-0100 belongs to another municipality's namespace (its data "
+        "key is bound there); check TEMPORAL_NAMESPACE: nothing started"
+    )
 
     assert "Shares violent propaganda." not in _start_input(foreign.stdout)
     assert "Shares violent propaganda." not in foreign.stdout + foreign.stderr
