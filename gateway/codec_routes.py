@@ -21,12 +21,18 @@ endpoint serves it, so a caller cannot write arbitrary text into the audit.
 ``/codec/encode`` seals each request under a fresh single-use *intake* key
 (`infra.codec.EncryptionCodec.encode_intake`), bound to the ``X-Namespace``: the case it is
 for adopts the key when its worker decodes the payload, so shredding the case destroys what
-was typed for it.
+was typed for it. Before sealing, each payload is stamped with the signed-in officer
+(`gateway.oidc.Principal.sealed_by`, inside the ciphertext; not with the dev stack's open
+access), and the case workflow refuses a ``decided_by`` / ``requested_by`` that is not that
+officer (`infra.converter`).
 
 Keys are bound to the namespace that first used them (`infra.keys.KeyOfAnotherNamespace`): a
 decode of a payload under another namespace's key is 403 ``other_namespace`` for the whole
 call (no payload answered, counted 0, audited as a refusal), whatever namespaces the token
 grants; the answer names no key and no namespace.
+
+``/codec/decode`` answers without Samverkan's own metadata (``samverkan-*``: the officer
+stamp, an intake key's owner), so what was encoded decodes to what the operator sent.
 
 A payload whose case key was shredded decodes to a JSON marker saying so; one that cannot be
 decrypted for another reason is returned unchanged (still ciphertext), so one bad payload never
@@ -63,6 +69,7 @@ from gateway.oidc import (
 from gateway.ratelimit import RateLimiter
 from gateway.records import AuditEntry, GatewayRecords
 from infra.codec import EncryptionCodec, PayloadDecryptionError, PayloadKeyShredded
+from infra.converter import RESERVED_METADATA_PREFIX
 from infra.keys import KeyError_, KeyOfAnotherNamespace
 
 log = structlog.get_logger("samverkan.gateway")
@@ -228,7 +235,12 @@ def codec_routes(
                 # The caller names no case: seal under a fresh intake key, adopted by the case
                 # whose worker first decodes it (docs/security.md, "Keys for what operators
                 # type").
-                out = await scoped.encode_intake(list(payloads.payloads))
+                # Signed in, each payload is stamped with the officer inside the seal, and
+                # the case refuses an actor field naming anyone else (docs/security.md, "Who
+                # records a decision").
+                out = await scoped.encode_intake(
+                    list(payloads.payloads), sealed_by=principal.sealed_by
+                )
             else:
                 out = [await _decode_one(scoped, p) for p in payloads.payloads]
         except KeyOfAnotherNamespace as exc:
@@ -260,6 +272,10 @@ async def _decode_one(codec: EncryptionCodec, payload: Payload) -> Payload:
         raise  # the whole call is refused (403), not answered with the ciphertext
     except (PayloadDecryptionError, KeyError_):
         return payload
+    # Samverkan's own marks (the officer stamp, the key's owner) are for the worker: the Web
+    # UI gets back what the operator sent.
+    for name in [k for k in decoded.metadata if k.startswith(RESERVED_METADATA_PREFIX)]:
+        del decoded.metadata[name]
     return decoded
 
 

@@ -57,6 +57,9 @@ class GatewaySettings(BaseSettings):
     samverkan_codec_oidc_algorithms: str = "RS256,PS256,ES256"
     #: The claim listing ``<namespace>:<role>`` grants (Temporal's permissionsClaimName).
     samverkan_codec_permissions_claim: str = "permissions"
+    #: The claim holding the operator's officer identifier (what ``decided_by`` /
+    #: ``requested_by`` must equal in what they seal through the codec endpoint).
+    samverkan_codec_officer_claim: str = "sub"
     #: ``samverkan dev`` only: no authentication on the codec listener, which must then be on
     #: a loopback address (the gateway refuses to start otherwise).
     samverkan_codec_dev_open: bool = False
@@ -97,6 +100,7 @@ class GatewaySettings(BaseSettings):
             jwks_url=self.samverkan_codec_oidc_jwks_url or "",
             algorithms=self.samverkan_codec_oidc_algorithms.split(","),
             permissions_claim=self.samverkan_codec_permissions_claim,
+            officer_claim=self.samverkan_codec_officer_claim,
         )
 
     def codec_origins(self) -> frozenset[str]:

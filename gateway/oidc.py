@@ -21,7 +21,10 @@ it the way Temporal's own default JWT authorizer does, so one token serves both:
 
 A refused token raises `TokenRefused` with a fixed reason word, never the token or its
 claims; `Principal.subject` (the ``sub`` claim, a pseudonymous id from the IdP) is what the
-audit log names.
+audit log names. `Principal.officer` is the officer identifier the codec endpoint stamps into
+what the operator seals (`Principal.sealed_by`): the claim ``SAMVERKAN_CODEC_OFFICER_CLAIM``
+(``sub`` by default) when its value is an identifier (`cases.models.ACTOR_PATTERN`), else
+none (never a name or an e-mail address put in the stamp); it refuses no token.
 
 `DevOpenAccess` is the dev stack's stand-in: every call is the user ``dev``, allowed on every
 served namespace. `gateway.server` refuses it on anything but a loopback address.
@@ -37,6 +40,8 @@ from typing import Any, Literal, Protocol
 
 import httpx
 import jwt
+
+from cases.models import is_actor_id
 
 Action = Literal["decode", "encode"]
 
@@ -75,6 +80,17 @@ class Principal:
     roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
     #: Every namespace with every role (the dev stack's unauthenticated user only).
     everything: bool = False
+    #: The officer identifier of the sign-on (the officer claim, when it is an identifier).
+    officer: str | None = None
+
+    @property
+    def sealed_by(self) -> str | None:
+        """What ``/codec/encode`` stamps into this user's payloads: the officer identifier,
+        ``""`` when the sign-on carries none (then no actor field is accepted from them), and
+        ``None`` (no stamp) for the dev stack's unauthenticated user."""
+        if self.everything:
+            return None
+        return self.officer or ""
 
     def may(self, namespace: str, action: Action) -> bool:
         """Whether this user may ``action`` payloads of ``namespace``."""
@@ -130,6 +146,7 @@ class OidcVerifier:
         jwks_url: str,
         algorithms: Iterable[str] = ("RS256", "PS256", "ES256"),
         permissions_claim: str = "permissions",
+        officer_claim: str = "sub",
         leeway_seconds: float = 30.0,
         http: httpx.AsyncClient | None = None,
     ) -> None:
@@ -142,6 +159,7 @@ class OidcVerifier:
         self.jwks_url = jwks_url
         self.algorithms = sorted(allowed)
         self.permissions_claim = permissions_claim
+        self.officer_claim = officer_claim
         self.leeway = leeway_seconds
         self._http = http or httpx.AsyncClient(timeout=10.0, follow_redirects=False)
         self._keys: dict[str, jwt.PyJWK] = {}
@@ -202,8 +220,11 @@ class OidcVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise TokenRefused("missing_claim")
+        officer = claims.get(self.officer_claim)
         return Principal(
-            subject=subject, roles=parse_permissions(claims.get(self.permissions_claim))
+            subject=subject,
+            roles=parse_permissions(claims.get(self.permissions_claim)),
+            officer=officer if isinstance(officer, str) and is_actor_id(officer) else None,
         )
 
     async def _key(self, kid: object) -> jwt.PyJWK:

@@ -11,7 +11,11 @@ activity inputs, memos, summaries, failure details) passes through `EncryptionCo
   original payload)`` with the key id as associated data.
 - **Intake** (`EncryptionCodec.encode_intake`, the ``/codec/encode`` endpoint the Web UI and the
   ``temporal`` CLI call with only ``X-Namespace``): each request is sealed under a fresh
-  single-use data key of scope ``intake:<random>``.
+  single-use data key of scope ``intake:<random>``. For a signed-in operator the endpoint
+  first stamps each payload with the officer's identifier (``samverkan-sealed-by``, inside the
+  seal: AES-GCM covers it); the case workflow refuses an actor field that is not that
+  officer (`infra.converter`). Metadata of Samverkan's own (``samverkan-*``) that the caller
+  sent is dropped before sealing, so only the endpoint stamps.
 - **Decode** needs no context: the key id in the metadata names the key, so the Web UI's codec
   endpoint and ``samverkan replay`` read any payload they are allowed to. Payloads without the
   encrypted encoding pass through unchanged (histories from before encryption still read;
@@ -57,7 +61,9 @@ from infra.converter import (
     OTHER_NAMESPACE_CASE,
     OTHER_NAMESPACE_KEY,
     OTHER_NAMESPACE_METADATA,
+    RESERVED_METADATA_PREFIX,
     SCOPED_CACHE_SIZE,
+    SEALED_BY_METADATA,
     LRUCache,
 )
 from infra.keys import (
@@ -195,16 +201,24 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         key = await self._keys.for_scope(self._key_scope, namespace=self._namespace)
         return self._seal(key, payloads)
 
-    async def encode_intake(self, payloads: Sequence[Payload]) -> list[Payload]:
+    async def encode_intake(
+        self, payloads: Sequence[Payload], *, sealed_by: str | None = None
+    ) -> list[Payload]:
         """Encrypt the payloads of one codec-endpoint request under a fresh intake key.
 
         The key belongs to no case until a case's worker decodes one of the payloads (it is
         then adopted by that case); unadopted it is shredded after
         `infra.keys.INTAKE_KEY_LIFETIME`. The key is bound to this codec's namespace.
+
+        Args:
+            payloads: what the caller sent; ``samverkan-*`` metadata in them is dropped.
+            sealed_by: the signed-in officer's identifier (``""``: the sign-on carries
+                none), stamped inside each sealed payload; ``None`` stamps nothing.
         """
         if not payloads:
             return []
-        return self._seal(await self._keys.new_intake(namespace=self._namespace), payloads)
+        stamped = [_stamped(p, sealed_by) for p in payloads]
+        return self._seal(await self._keys.new_intake(namespace=self._namespace), stamped)
 
     @staticmethod
     def _seal(key: DataKey, payloads: Sequence[Payload]) -> list[Payload]:
@@ -273,6 +287,17 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
                 decoded.metadata[OTHER_NAMESPACE_METADATA] = OTHER_NAMESPACE_CASE
             out.append(decoded)
         return out
+
+
+def _stamped(payload: Payload, sealed_by: str | None) -> Payload:
+    """A copy of ``payload`` without Samverkan's own metadata, stamped with ``sealed_by``."""
+    copy = Payload()
+    copy.CopyFrom(payload)
+    for name in [k for k in copy.metadata if k.startswith(RESERVED_METADATA_PREFIX)]:
+        del copy.metadata[name]
+    if sealed_by is not None:
+        copy.metadata[SEALED_BY_METADATA] = sealed_by.encode()
+    return copy
 
 
 def _other_namespace_marker() -> Payload:

@@ -22,6 +22,31 @@ namespace holds (``samverkan-other-namespace``) is refused with a non-retryable
 tests' codec-less workers and the replay corpus are unaffected. Data converters
 (`ScopedDataConverter`: activations, clients, activities) never give the payload converter
 a context: the refusal is the workflow's alone.
+
+**Who is calling.** A payload the codec endpoint sealed for a signed-in operator carries,
+inside the ciphertext, ``samverkan-sealed-by``: the officer identifier of the sign-on
+(`gateway.oidc.Principal.sealed_by`; empty when the sign-on carries none). In a case or
+consultation workflow, a value converted from such a payload whose actor field
+(``decided_by``, ``requested_by``: `cases.commands.ACTOR_FIELDS`) is not that officer is
+refused with an ``ApplicationError`` of type ``NotTheSignedInOfficer`` naming the field (not
+the identifiers). Payloads without the stamp are not checked: those sealed by holders of the
+master keys (`samverkan cases`, the SDK clients of the tests), by the agency gateway (its
+updates are attested, `infra.attestation_interceptors`), by the worker itself, and those of
+the dev stack's open codec endpoint (no real subject to stamp).
+
+Why this needs no ``workflow.patched`` and changes no history (temporalio 1.35,
+``worker/_workflow_instance.py``): ``_apply_do_update`` converts the update's arguments
+(``_process_handler_args`` → ``_convert_payloads`` → this converter's ``from_payloads``)
+inside its ``try`` before ``past_validation = True``; ``_convert_payloads`` re-raises a
+``FailureError`` such as ``ApplicationError`` unwrapped, and any exception before
+``past_validation`` becomes ``update_response.rejected``: the caller gets the message, and a
+rejected update writes nothing to history (no UpdateAccepted event), adds and reorders no
+workflow command. On replay an accepted update's arguments are converted again (the same
+``_process_handler_args``, validator skipped as ``run_validator`` is false); only updates that
+passed this check were accepted, and the stamp is read from inside the same ciphertext, so
+the check passes again. A signal whose conversion raises is dropped and logged by
+``_process_signal_job``, live and on replay alike (no signal model has an actor field today);
+a start input fails the workflow as the refusals above do.
 """
 
 from __future__ import annotations
@@ -52,12 +77,14 @@ from temporalio.converter import (
 )
 from temporalio.exceptions import ApplicationError
 
+from cases.commands import ACTOR_FIELDS
 from cases.ids import case_workflow_id, parse_workflow_id
 
 INVALID_INPUT = "InvalidInput"
 PLAINTEXT_REFUSED = "PlaintextRefused"
 FOREIGN_KEY_REFUSED = "ForeignKeyRefused"
 CASE_OF_ANOTHER_NAMESPACE = "CaseOfAnotherNamespace"
+NOT_THE_SIGNED_IN_OFFICER = "NotTheSignedInOfficer"
 #: Metadata the codec sets on a decoded payload that was not sealed (value ``1``).
 UNSEALED_METADATA = "samverkan-unsealed"
 #: Metadata the codec sets on a decoded payload sealed under an intake key: the owning case.
@@ -68,6 +95,14 @@ KEY_OWNER_METADATA = "samverkan-key-owner"
 OTHER_NAMESPACE_METADATA = "samverkan-other-namespace"
 OTHER_NAMESPACE_CASE = b"case"
 OTHER_NAMESPACE_KEY = b"key"
+#: Metadata the codec endpoint puts *inside* each payload it seals for a signed-in operator
+#: (`infra.codec.EncryptionCodec.encode_intake`): the officer identifier of the sign-on, or
+#: empty when the sign-on carries none. Covered by AES-GCM, so it cannot be altered or removed
+#: from the ciphertext the endpoint returns.
+SEALED_BY_METADATA = "samverkan-sealed-by"
+#: Metadata keys of this prefix are set by Samverkan only: the codec endpoint drops them from
+#: what an operator sends before sealing it.
+RESERVED_METADATA_PREFIX = "samverkan-"
 #: The encoding of the codec's ciphertext (`infra.codec.ENCODING`).
 ENCRYPTED_ENCODING = b"binary/encrypted"
 #: What a refused operator is told to do instead.
@@ -91,6 +126,7 @@ DOMAIN_REFUSALS = frozenset(
         PLAINTEXT_REFUSED,
         FOREIGN_KEY_REFUSED,
         CASE_OF_ANOTHER_NAMESPACE,
+        NOT_THE_SIGNED_IN_OFFICER,
         "WrongWorkflowId",
         "SubjectTooOld",
         "CaseAlreadyExists",
@@ -214,6 +250,33 @@ def refusal(payload: Payload, case: str) -> ApplicationError | None:
     return None
 
 
+def actor_refusal(payload: Payload, value: Any) -> ApplicationError | None:
+    """Why a case workflow refuses ``value`` (converted from ``payload``), or ``None``: the
+    codec endpoint stamped ``payload`` with the signed-in officer and ``value`` names another
+    one in an actor field (`cases.commands.ACTOR_FIELDS`). A payload without the stamp is not
+    checked (module docstring). The message names the field only: neither identifier (a
+    dropped signal's reason reaches the worker's log)."""
+    stamp = payload.metadata.get(SEALED_BY_METADATA)
+    if stamp is None:
+        return None
+    for name in ACTOR_FIELDS:
+        given = value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+        if given is None or (stamp and given == stamp.decode()):
+            continue
+        why = (
+            " (the identifier your sign-on carries)"
+            if stamp
+            else ", and your sign-on carries no officer identifier (SAMVERKAN_CODEC_OFFICER_CLAIM)"
+        )
+        return ApplicationError(
+            f"{name} must be the signed-in officer{why}: a decision is recorded only as the "
+            "officer who sends it",
+            type=NOT_THE_SIGNED_IN_OFFICER,
+            non_retryable=True,
+        )
+    return None
+
+
 class SamverkanPayloadConverter(CompositePayloadConverter):
     """The default converters, with JSON handled by `_ValidatingJSONConverter`.
 
@@ -235,13 +298,19 @@ class SamverkanPayloadConverter(CompositePayloadConverter):
     def from_payloads(
         self, payloads: Sequence[Payload], type_hints: list[type] | None = None
     ) -> list[Any]:
-        """The values, unless a case workflow must refuse one of the payloads."""
-        if self._case is not None:
-            for payload in payloads:
-                refused = refusal(payload, self._case)
-                if refused is not None:
-                    raise refused
-        return super().from_payloads(payloads, type_hints)
+        """The values, unless a case workflow must refuse one of the payloads or values."""
+        if self._case is None:
+            return super().from_payloads(payloads, type_hints)
+        for payload in payloads:
+            refused = refusal(payload, self._case)
+            if refused is not None:
+                raise refused
+        values = super().from_payloads(payloads, type_hints)
+        for payload, value in zip(payloads, values, strict=True):
+            refused = actor_refusal(payload, value)
+            if refused is not None:
+                raise refused
+        return values
 
 
 class SamverkanFailureConverter(DefaultFailureConverter):
