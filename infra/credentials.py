@@ -51,6 +51,7 @@ from urllib.parse import quote_plus
 import httpx
 from pydantic import SecretStr
 from temporalio.client import Client
+from temporalio.service import ServiceClient
 
 from infra.logging import get_logger
 
@@ -176,7 +177,10 @@ class ClientCredentialsTokenSource:
         self._retry_max = retry_max
         self._clock = clock
         self._token: AccessToken | None = None
-        self._clients: weakref.WeakSet[Client] = weakref.WeakSet()
+        #: The connections the token is set on. Clients made from another's config (with_codec,
+        #: the gateway's attesting client) share its service client, so holding the connection
+        #: keeps renewal going for as long as any of those clients lives.
+        self._connections: weakref.WeakSet[ServiceClient] = weakref.WeakSet()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.refreshes = 0
@@ -204,8 +208,9 @@ class ClientCredentialsTokenSource:
     def register(self, client: Client) -> None:
         """Keep ``client.api_key`` set to the token in use, and start the refresher.
 
-        The client is held weakly: a client dropped by its owner is not kept alive here."""
-        self._clients.add(client)
+        Its connection (``client.service_client``, shared by every client made from its
+        config) is held weakly: a connection no client uses any more is not kept alive here."""
+        self._connections.add(client.service_client)
         if self._token is not None:
             client.api_key = self._token.value
         if self._task is None or self._task.done():
@@ -274,12 +279,10 @@ class ClientCredentialsTokenSource:
 
     def _install(self, token: AccessToken) -> None:
         self._token = token
-        seen: set[int] = set()
-        for client in list(self._clients):
-            # clients made from another's config share its service client: one update each
-            if id(client.service_client) not in seen:
-                seen.add(id(client.service_client))
-                client.api_key = token.value
+        for connection in list(self._connections):
+            # what `Client.api_key`'s setter does, once per shared connection
+            connection.config.api_key = token.value
+            connection.update_api_key(token.value)
 
     def _until_refresh(self) -> float:
         token = self._token

@@ -156,6 +156,30 @@ async def test_the_token_is_renewed_before_it_expires_and_every_client_gets_it(
         assert (await second.count_workflows("WorkflowType = 'NoSuchWorkflow'")).count == 0
 
 
+async def test_a_client_made_from_a_dropped_one_keeps_getting_renewed_tokens(
+    endpoint: TokenEndpoint, local_env: WorkflowEnvironment
+) -> None:
+    """The gateway keeps only its attesting client, made from the connected one's config."""
+    import gc
+
+    from temporalio.client import Client
+
+    endpoint.expires_in = 3
+    async with _source(endpoint, expiry_margin=0.5) as source:
+        connected = await connect(settings_for(endpoint, local_env), token_source=source)
+        kept = Client(**connected.config())
+        token = kept.api_key
+        del connected
+        gc.collect()
+
+        async def renewed() -> bool:
+            return kept.api_key != token
+
+        await eventually(renewed, seconds=10)
+        assert kept.api_key == endpoint.issued[-1]
+        assert (await kept.count_workflows("WorkflowType = 'NoSuchWorkflow'")).count == 0
+
+
 async def test_an_issuer_outage_keeps_the_valid_token_retries_and_recovers(
     endpoint: TokenEndpoint, local_env: WorkflowEnvironment
 ) -> None:
