@@ -249,7 +249,10 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
                 out.append(payload)
                 continue
             try:
-                key = await self._keys.by_id(kid, namespace=self._namespace)
+                # only a case's worker binds an old key; readers (no case context) never do
+                key = await self._keys.by_id(
+                    kid, namespace=self._namespace, claim=self._scope is not None
+                )
             except KeyShredded as exc:
                 raise PayloadKeyShredded(exc.key_id, exc.scope, None) from None
             except KeyOfAnotherNamespace:

@@ -591,9 +591,11 @@ class CaseKeys:
         (``False`` also for a key bound to none yet: the store claims it)."""
         return namespace is None or bound_namespace(key) == namespace
 
-    async def _bound(self, stored: StoredKey, namespace: str | None) -> StoredKey:
+    async def _bound(
+        self, stored: StoredKey, namespace: str | None, *, claim: bool = True
+    ) -> StoredKey:
         """``stored`` if ``namespace`` may use it, claimed for ``namespace`` when it is bound
-        to none yet (a tombstone is never claimed: it unlocks nothing).
+        to none yet and ``claim`` (a tombstone is never claimed: it unlocks nothing).
 
         Raises:
             KeyOfAnotherNamespace: it is bound to another namespace.
@@ -601,7 +603,7 @@ class CaseKeys:
         if namespace is None:
             return stored
         owner = bound_namespace(stored)
-        if owner is None and stored.wrapped is not None:
+        if owner is None and stored.wrapped is not None and claim:
             claimed = await self._store.claim(stored.key_id, namespace)
             if claimed is None:
                 raise UnknownKey(f"no data key {stored.key_id}")
@@ -646,12 +648,17 @@ class CaseKeys:
                 )
             return self._remember(await self._bound(stored, namespace))
 
-    async def by_id(self, key_id: str, *, namespace: str | None) -> DataKey:
+    async def by_id(self, key_id: str, *, namespace: str | None, claim: bool = True) -> DataKey:
         """The data key ``key_id`` (named in a ciphertext's metadata), for ``namespace``.
 
         Args:
             key_id: the key's id.
             namespace: the Temporal namespace asking (``None``: the region's own tools).
+            claim: bind a key from before binding to ``namespace``. Only a worker running
+                the namespace's case claims; readers (the codec endpoint's decode, replays)
+                pass ``False``: a read with a wrong namespace, or an operator decoding an old
+                ciphertext of another municipality, must not bind that municipality's key
+                away from its own cases.
 
         Raises:
             KeyOfAnotherNamespace: the key is bound to another namespace.
@@ -663,7 +670,7 @@ class CaseKeys:
         stored = await self._store.by_id(key_id)
         if stored is None:
             raise UnknownKey(f"no data key {key_id}")
-        return self._remember(await self._bound(stored, namespace))
+        return self._remember(await self._bound(stored, namespace, claim=claim))
 
     async def new_intake(self, *, namespace: str) -> DataKey:
         """A fresh single-use intake key (scope ``intake:<random>``) bound to ``namespace``,

@@ -340,6 +340,43 @@ async def test_a_legacy_key_is_claimed_by_the_first_namespace_and_refused_to_the
     assert (await store.by_id(legacy.key_id)).namespace == MALMO  # type: ignore[union-attr]
 
 
+async def test_a_reader_decodes_a_legacy_key_without_binding_it(store: DataKeyStore) -> None:
+    """The codec endpoint's decode and replays read with ``claim=False``: an operator of one
+    municipality decoding an old ciphertext, or a replay run with the wrong namespace, must
+    not bind another municipality's key away from its own cases."""
+    master = MasterKeys.parse(MasterKeys.generate_entry("m1"))
+    legacy = await CaseKeys(master_keys=master, store=store).for_scope(scope(), namespace=None)
+    keys = CaseKeys(master_keys=master, store=store)
+
+    read = await keys.by_id(legacy.key_id, namespace=MALMO, claim=False)
+    assert read.key_id == legacy.key_id
+    assert (await store.by_id(legacy.key_id)).namespace is None  # type: ignore[union-attr]
+    owned = await keys.by_id(legacy.key_id, namespace=ESKILSTUNA)  # its own case's worker
+    assert owned.key_id == legacy.key_id
+    assert (await store.by_id(legacy.key_id)).namespace == ESKILSTUNA  # type: ignore[union-attr]
+    with pytest.raises(KeyOfAnotherNamespace):  # bound now: a reader of another is refused
+        await keys.by_id(legacy.key_id, namespace=MALMO, claim=False)
+
+
+async def test_the_codec_without_a_case_context_decodes_without_binding(
+    store: DataKeyStore,
+) -> None:
+    from temporalio.api.common.v1 import Payload
+
+    from infra.codec import EncryptionCodec
+
+    master = MasterKeys.parse(MasterKeys.generate_entry("m1"))
+    keys = CaseKeys(master_keys=master, store=store)
+    legacy = await keys.for_scope(scope(), namespace=None)
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"a": 1}')
+    sealed = EncryptionCodec._seal(legacy, [plain])
+
+    [decoded] = await EncryptionCodec(keys=keys, namespace=MALMO).decode(sealed)
+
+    assert decoded.data == plain.data
+    assert (await store.by_id(legacy.key_id)).namespace is None  # type: ignore[union-attr]
+
+
 async def test_two_namespaces_racing_for_a_legacy_key_one_wins(store: DataKeyStore) -> None:
     master = MasterKeys.parse(MasterKeys.generate_entry("m1"))
     legacy = await CaseKeys(master_keys=master, store=store).for_scope(scope(), namespace=None)
