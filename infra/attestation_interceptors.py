@@ -13,7 +13,8 @@
 The refusal is an `ApplicationError` of type ``Unauthenticated`` ("unauthenticated: …", the
 project's one-line form). It is not ``Rejected``: the gateway maps ``Rejected`` codes to
 answers for the agency (422/409), while a gateway whose own update is refused has a key
-that does not match the workers', a server fault (500) that the agency cannot correct.
+that does not match the workers', a server fault the agency cannot correct (the gateway
+answers 503 and logs it).
 
 Why this changes no history and needs no ``workflow.patched``: in temporalio 1.35's
 ``worker/_workflow_instance.py``, ``_apply_do_update`` calls

@@ -59,7 +59,10 @@ DEV_SECOND_NAMESPACE = "samverkan-eskilstuna"
 
 def frontdoor_port() -> int:
     """``--auth``: the front door's port (``SAMVERKAN_FRONTDOOR_PORT``, default 7243)."""
-    return int(os.environ.get("SAMVERKAN_FRONTDOOR_PORT") or 7243)
+    given = os.environ.get("SAMVERKAN_FRONTDOOR_PORT") or "7243"
+    if not given.isdigit() or not 0 < int(given) < 65536:
+        raise StackError(f"SAMVERKAN_FRONTDOOR_PORT must be a port number, not {given!r}.")
+    return int(given)
 
 
 def dev_namespaces(settings: Settings) -> list[str]:

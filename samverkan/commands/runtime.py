@@ -96,7 +96,10 @@ def register(app: typer.Typer) -> None:
         endpoints_file = data_dir / "endpoints.json"
         issuer = ""
         if endpoints_file.is_file():
-            issuer = json.loads(endpoints_file.read_text()).get("idp_issuer") or ""
+            try:
+                issuer = json.loads(endpoints_file.read_text()).get("idp_issuer") or ""
+            except (OSError, ValueError, AttributeError):
+                issuer = ""  # a stack still writing it, or not ours: as if none runs
         if not issuer:
             typer.echo(
                 f"dev-token: no dev stack with sign-on is running from {data_dir} "

@@ -43,7 +43,9 @@ def register(app: typer.Typer) -> None:
             False,
             "--issue-agency-keys",
             help="Instead of --agency-keys: issue a fresh gateway API key for every agency at "
-            "start (earlier ones revoked) in the database of DATABASE_URL.",
+            "start in the database of DATABASE_URL, REVOKING every agency's earlier keys: only "
+            "for a stack whose agencies are all simulated (dev, the compose demo), never a "
+            "database real agencies use.",
         ),
         idp_issuer: str | None = typer.Option(
             None,
