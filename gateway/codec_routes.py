@@ -69,7 +69,7 @@ from gateway.oidc import (
 from gateway.ratelimit import RateLimiter
 from gateway.records import AuditEntry, GatewayRecords
 from infra.codec import EncryptionCodec, PayloadDecryptionError, PayloadKeyShredded
-from infra.converter import RESERVED_METADATA_PREFIX
+from infra.converter import drop_reserved_metadata
 from infra.keys import KeyError_, KeyOfAnotherNamespace
 
 log = structlog.get_logger("samverkan.gateway")
@@ -274,8 +274,7 @@ async def _decode_one(codec: EncryptionCodec, payload: Payload) -> Payload:
         return payload
     # Samverkan's own marks (the officer stamp, the key's owner) are for the worker: the Web
     # UI gets back what the operator sent.
-    for name in [k for k in decoded.metadata if k.startswith(RESERVED_METADATA_PREFIX)]:
-        del decoded.metadata[name]
+    drop_reserved_metadata(decoded)
     return decoded
 
 

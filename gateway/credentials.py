@@ -88,6 +88,15 @@ class AgencyCredentials:
             keys[agency.value] = await self.issue(agency)
         return keys
 
+    @classmethod
+    async def reissue_all_in(cls, database_url: str) -> dict[str, str]:
+        """`reissue_all` on the database of ``database_url`` (a pool for this call only)."""
+        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+        try:
+            return await cls(pool).reissue_all()
+        finally:
+            await pool.close()
+
     async def list(self) -> list[CredentialInfo]:
         """Every credential, newest first."""
         rows = await self._pool.fetch(

@@ -61,10 +61,10 @@ from infra.converter import (
     OTHER_NAMESPACE_CASE,
     OTHER_NAMESPACE_KEY,
     OTHER_NAMESPACE_METADATA,
-    RESERVED_METADATA_PREFIX,
     SCOPED_CACHE_SIZE,
     SEALED_BY_METADATA,
     LRUCache,
+    drop_reserved_metadata,
 )
 from infra.keys import (
     INTAKE_PREFIX,
@@ -296,8 +296,7 @@ def _stamped(payload: Payload, sealed_by: str | None) -> Payload:
     """A copy of ``payload`` without Samverkan's own metadata, stamped with ``sealed_by``."""
     copy = Payload()
     copy.CopyFrom(payload)
-    for name in [k for k in copy.metadata if k.startswith(RESERVED_METADATA_PREFIX)]:
-        del copy.metadata[name]
+    drop_reserved_metadata(copy)
     if sealed_by is not None:
         copy.metadata[SEALED_BY_METADATA] = sealed_by.encode()
     return copy

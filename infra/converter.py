@@ -103,6 +103,15 @@ SEALED_BY_METADATA = "samverkan-sealed-by"
 #: Metadata keys of this prefix are set by Samverkan only: the codec endpoint drops them from
 #: what an operator sends before sealing it.
 RESERVED_METADATA_PREFIX = "samverkan-"
+
+
+def drop_reserved_metadata(payload: Payload) -> None:
+    """Remove Samverkan's own (``samverkan-*``) metadata from ``payload``, in place: before
+    sealing what an operator sent, and from what ``/codec/decode`` gives back."""
+    for name in [k for k in payload.metadata if k.startswith(RESERVED_METADATA_PREFIX)]:
+        del payload.metadata[name]
+
+
 #: The encoding of the codec's ciphertext (`infra.codec.ENCODING`).
 ENCRYPTED_ENCODING = b"binary/encrypted"
 #: What a refused operator is told to do instead.

@@ -515,15 +515,9 @@ async def _migrate(database_url: str) -> None:
 
 async def _issue_agency_keys(database_url: str, path: Path) -> Path:
     """Fresh gateway API keys for every simulated agency (old ones revoked), in a 0600 file."""
-    import asyncpg
-
     from gateway import AgencyCredentials
 
-    connection_pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    try:
-        keys = await AgencyCredentials(connection_pool).reissue_all()
-    finally:
-        await connection_pool.close()
+    keys = await AgencyCredentials.reissue_all_in(database_url)
     _write_private(path, json.dumps(keys))
     return path
 

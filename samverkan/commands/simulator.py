@@ -62,6 +62,7 @@ def register(app: typer.Typer) -> None:
         """
         import asyncpg
 
+        from gateway import AgencyCredentials
         from infra.logging import configure_logging
         from infra.settings import get_settings
         from simulator.app import run_simulator
@@ -106,7 +107,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo("simulator: --issue-agency-keys needs DATABASE_URL", err=True)
                 raise typer.Exit(2)
             try:
-                keys = asyncio.run(_reissue_agency_keys(settings.database_url))
+                keys = asyncio.run(AgencyCredentials.reissue_all_in(settings.database_url))
             except (OSError, asyncpg.PostgresError) as exc:
                 typer.echo(f"simulator: cannot issue agency keys ({type(exc).__name__})", err=True)
                 raise typer.Exit(1) from None
@@ -139,16 +140,3 @@ def register(app: typer.Typer) -> None:
                     idp=idp,
                 )
             )
-
-
-async def _reissue_agency_keys(database_url: str) -> dict[str, str]:
-    """A fresh gateway API key per agency (`gateway.AgencyCredentials.reissue_all`)."""
-    import asyncpg
-
-    from gateway import AgencyCredentials
-
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    try:
-        return await AgencyCredentials(pool).reissue_all()
-    finally:
-        await pool.close()
