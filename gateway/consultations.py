@@ -92,11 +92,6 @@ def _stockholm_date(instant: object) -> str | None:
     return local_date(parsed).isoformat() if parsed is not None else None
 
 
-def _case_number(consultation_id: str) -> str:
-    parsed = parse_workflow_id(consultation_id)
-    return parsed.case_number if parsed is not None else ""
-
-
 def case_workflow_id(consultation_id: str) -> str:
     """The case workflow id of a consultation id (``case-<n>``)."""
     parsed = parse_workflow_id(consultation_id)
@@ -226,8 +221,11 @@ class Consultations:
         elif status.get("acknowledged"):
             state = "acknowledged"
         else:
-            delivered = await self._delivered([consultation_id])
-            state = "delivered" if consultation_id in delivered else "requested"
+            delivered_at = await self._pool.fetchval(
+                "SELECT delivered_at FROM open_consultations WHERE consultation_id = $1",
+                consultation_id,
+            )
+            state = "delivered" if delivered_at is not None else "requested"
         deadline = started.get("deadline")
         start = deadline.get("start") if isinstance(deadline, dict) else None
         return {
@@ -275,20 +273,6 @@ class Consultations:
             raise ConsultationNotFound from None
         raise ConsultationNotFound
 
-    async def _delivered(self, consultation_ids: list[str]) -> set[str]:
-        """Which of the consultations their agency's system has accepted (the case's
-        ``ConsultationDelivered`` events; the ``open_consultations`` row does not say)."""
-        if not consultation_ids:
-            return set()
-        rows = await self._pool.fetch(
-            "SELECT DISTINCT data->>'consultation_id' AS consultation_id FROM events "
-            "WHERE type = 'ConsultationDelivered' AND case_id = ANY($1::text[]) "
-            "AND data->>'consultation_id' = ANY($2::text[])",
-            sorted({_case_number(c) for c in consultation_ids}),
-            consultation_ids,
-        )
-        return {r["consultation_id"] for r in rows}
-
     async def open_for(self, agency: Agency) -> list[dict[str, Any]]:
         """The agency's open consultations from the projection: ids, status, basis, dates
         (instants in UTC with their offset; ``due_date`` the due day in Stockholm).
@@ -297,16 +281,18 @@ class Consultations:
         ``delivered``, then ``acknowledged``."""
         rows = await self._pool.fetch(
             "SELECT consultation_id, status, legal_basis, acute, requested_at, acknowledged_at, "
-            "due FROM open_consultations WHERE agency = $1 ORDER BY due NULLS LAST, "
-            "consultation_id",
+            "due, delivered_at FROM open_consultations WHERE agency = $1 "
+            "ORDER BY due NULLS LAST, consultation_id",
             agency.value,
         )
-        requested = [r["consultation_id"] for r in rows if r["status"] == "requested"]
-        delivered = await self._delivered(requested)
         return [
             {
                 "consultation_id": r["consultation_id"],
-                "status": "delivered" if r["consultation_id"] in delivered else r["status"],
+                "status": (
+                    "delivered"
+                    if r["status"] == "requested" and r["delivered_at"] is not None
+                    else r["status"]
+                ),
                 "legal_basis": r["legal_basis"],
                 "acute": r["acute"],
                 "requested_at": _utc(r["requested_at"]),

@@ -1,5 +1,6 @@
 """``open_consultations``: every consultation still waiting for an agency, per agency, with
-its due time (the ``consultation:<id>`` deadline), folded with `cases.apply`."""
+its due time (the ``consultation:<id>`` deadline) and when the agency's system accepted it
+(``delivered_at``, migration 0009), folded with `cases.apply`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from .base import Change, Projection, Writes
 _DELETE = "DELETE FROM open_consultations WHERE case_id = $1"
 _INSERT = """
 INSERT INTO open_consultations (case_id, consultation_id, agency, status, legal_basis, acute,
-    requested_at, acknowledged_at, due)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    requested_at, acknowledged_at, due, delivered_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 """
 
 
@@ -46,6 +47,7 @@ class OpenConsultationsProjection(Projection):
                         c.requested_at,
                         c.acknowledged_at,
                         deadline.legal_latest if deadline is not None else None,
+                        c.delivered_at,
                     ),
                 )
             )

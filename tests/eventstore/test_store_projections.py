@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -12,6 +13,11 @@ import pytest
 from eventstore import PostgresEventStore, ProjectionError, Projector, UnknownProjection
 from tests.eventstore.case_streams import T0, answered, breached_and_closed, busy_case, envelopes
 from tests.eventstore.store_testkit import new_case_id
+
+MIGRATION_0009 = (
+    Path(__file__).resolve().parents[2]
+    / "eventstore/migrations/0009_open_consultations_delivered.sql"
+).read_text()
 
 TABLES = {
     "case_summary": "case_id",
@@ -94,6 +100,73 @@ async def test_projection_rows_hold_no_personal_data(pool: asyncpg.Pool) -> None
         "No harm to the child",
     ):
         assert personal not in rows
+
+
+async def test_an_open_consultation_says_when_the_agencys_system_accepted_it(
+    pool: asyncpg.Pool,
+) -> None:
+    from cases import Agency, ConsultationDelivered
+
+    store = PostgresEventStore(pool)
+    case_id = new_case_id()
+    await record(store, case_id, busy_case(case_id))
+    projector = Projector(pool)
+    await projector.catch_up()
+    consultation_id = f"case-{case_id}:consultation-1"
+    before = await pool.fetchval(
+        "SELECT delivered_at FROM open_consultations WHERE consultation_id = $1", consultation_id
+    )
+    accepted = T0 + timedelta(minutes=3)
+    delivered = ConsultationDelivered(
+        consultation_id=consultation_id, agency=Agency.POLICE, delivered_at=accepted, at=accepted
+    )
+    await record(store, case_id, [delivered])
+    await projector.catch_up()
+
+    row = await pool.fetchrow(
+        "SELECT status, delivered_at FROM open_consultations WHERE consultation_id = $1",
+        consultation_id,
+    )
+    assert before is None
+    assert (row["status"], row["delivered_at"]) == ("requested", accepted)
+
+
+async def test_migration_0009_fills_delivered_at_of_rows_projected_before_it(
+    pool: asyncpg.Pool,
+) -> None:
+    from cases import Agency, ConsultationDelivered
+
+    store = PostgresEventStore(pool)
+    case_id = new_case_id()
+    await record(store, case_id, busy_case(case_id))
+    consultation_id = f"case-{case_id}:consultation-1"
+    accepted = T0 + timedelta(minutes=3)
+    await record(
+        store,
+        case_id,
+        [
+            ConsultationDelivered(
+                consultation_id=consultation_id,
+                agency=Agency.POLICE,
+                delivered_at=accepted,
+                at=accepted,
+            )
+        ],
+    )
+    await Projector(pool).catch_up()
+    # as a row projected before the column existed
+    await pool.execute(
+        "UPDATE open_consultations SET delivered_at = NULL WHERE case_id = $1", case_id
+    )
+    await pool.execute(MIGRATION_0009)
+
+    assert (
+        await pool.fetchval(
+            "SELECT delivered_at FROM open_consultations WHERE consultation_id = $1",
+            consultation_id,
+        )
+        == accepted
+    )
 
 
 async def test_an_answered_consultation_leaves_the_open_consultations(pool: asyncpg.Pool) -> None:

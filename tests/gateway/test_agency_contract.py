@@ -110,13 +110,17 @@ async def _consultation(
 
 
 async def _delivered(stack: Stack, consultation_id: str) -> None:
+    """What the open_consultations projection holds once the case's ConsultationDelivered is
+    projected (the projection itself: tests/eventstore/test_store_projections.py)."""
     case_number = consultation_id.removeprefix("case-").split(":")[0]
     await stack.pool.execute(
-        "INSERT INTO events (event_id, case_id, version, type, schema_version, occurred_at, "
-        "actor, data) VALUES ($1, $2, 1, 'ConsultationDelivered', 1, now(), 'system', $3)",
-        uuid.uuid4(),
+        "INSERT INTO open_consultations (case_id, consultation_id, agency, status, legal_basis, "
+        "acute, requested_at, due, delivered_at) SELECT $1, $2, 'police', 'requested', "
+        "'osl_10_18a', false, now(), now() + interval '10 days', '2026-12-02T09:16:00Z' "
+        "ON CONFLICT (case_id, consultation_id) DO UPDATE SET delivered_at = "
+        "excluded.delivered_at",
         case_number,
-        json.dumps({"consultation_id": consultation_id, "delivered_at": "2026-12-02T09:16:00Z"}),
+        consultation_id,
     )
 
 
@@ -131,6 +135,7 @@ async def test_the_owning_agency_reads_what_it_was_asked_and_disclosed_and_where
     delivered = await http.get(url, headers=stack.auth(Agency.POLICE))
     await http.post(f"{url}/acknowledge", headers=stack.auth(Agency.POLICE))
     acknowledged = await http.get(url, headers=stack.auth(Agency.POLICE))
+    await stack.pool.execute("DELETE FROM open_consultations WHERE consultation_id = $1", handle.id)
 
     assert before.status_code == 200, before.text
     body = before.json()
