@@ -437,7 +437,7 @@ def disclosure_for(
         return request, None
     cell = DISCLOSURE_TABLE[request.agency].get(request.legal_basis)
     rules = policy or Policy.default()
-    reference = rules.legal_reference(request.legal_basis.value) or (
+    reference = rules.resolve(request.legal_basis.value, on=local_date(now)) or (
         cell.provision if cell is not None else None
     )
     record = DisclosureRecorded(

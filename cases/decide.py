@@ -418,7 +418,7 @@ def _pre_assessment(
             FeedbackSent(
                 reporter_kind=state.reporter_kind,
                 investigation_opened=command.open_investigation,
-                legal_reference=rules.legal_reference("feedback_to_reporter"),
+                legal_reference=rules.resolve("feedback_to_reporter", on=local_date(now)),
                 at=now,
             )
         )

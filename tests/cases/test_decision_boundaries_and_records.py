@@ -245,7 +245,7 @@ def test_the_childs_views_or_why_not_heard_are_recorded_as_given(
     assert event.reason_not_heard == given.get("reason_not_heard")
 
 
-def _pre_assessed_with_feedback_task(decided: datetime) -> Case:
+def _pre_assessed_with_feedback_task(decided: datetime, *, feedback_task: bool = True) -> Case:
     case = Case(now=decided - timedelta(hours=1))
     case.assess()
     case.now = decided
@@ -254,7 +254,7 @@ def _pre_assessed_with_feedback_task(decided: datetime) -> Case:
         cases.DecidePreAssessment(open_investigation=True, reasons="r", decided_by="o-1"),
         now=decided,
         policy=case.policy,
-        feedback_task=True,
+        feedback_task=feedback_task,
     )
     for event in events:
         case.state = cases.apply(case.state, event)
@@ -275,6 +275,22 @@ def test_the_feedback_task_cites_the_provision_in_force_on_the_decisions_day(
     case = _pre_assessed_with_feedback_task(decided)
     [due] = [e for e in case.events if isinstance(e, cases.FeedbackDue)]
     assert due.legal_reference is not None and due.legal_reference.cite() == cited
+
+
+@pytest.mark.parametrize(
+    ("decided", "cited"),
+    [
+        (datetime(2025, 6, 30, 14, 0, tzinfo=STHLM), "SoL (2001:453) 14 kap. 1 b §"),
+        (datetime(2025, 7, 1, 9, 0, tzinfo=STHLM), "SoL (2025:400) 19 kap. 7 §"),
+    ],
+)
+def test_feedback_sent_at_once_cites_the_provision_in_force_on_the_decisions_day(
+    decided: datetime, cited: str
+) -> None:
+    """The path before the feedback task (cases running since before its patch)."""
+    case = _pre_assessed_with_feedback_task(decided, feedback_task=False)
+    [sent] = [e for e in case.events if isinstance(e, cases.FeedbackSent)]
+    assert sent.legal_reference is not None and sent.legal_reference.cite() == cited
 
 
 def test_feedback_given_records_what_was_said_and_the_provision_in_force_that_day() -> None:

@@ -45,7 +45,7 @@ def test_a_policy_file_overrides_only_what_it_names() -> None:
 def test_legal_references_are_data_that_a_new_act_can_replace() -> None:
     policy = Policy.from_toml(
         '[legal_references.feedback_to_reporter]\nact = "SoL (2025:400)"\nchapter = 10\n'
-        'section = "7"\nvalid_from = 2026-07-01\n'
+        'section = "7"\nvalid_from = 2026-01-01\n'
     )
     case = Case(policy=policy)
     case.assess()
@@ -53,6 +53,20 @@ def test_legal_references_are_data_that_a_new_act_can_replace() -> None:
     assert isinstance(feedback, cases.FeedbackSent)
     assert feedback.legal_reference is not None
     assert feedback.legal_reference.cite() == "SoL (2025:400) 10 kap. 7 §"
+
+
+def test_a_step_before_its_provision_is_in_force_cites_none() -> None:
+    """A reference is resolved on the step's day: a provision in force only later is not
+    cited, whatever the table's newest entry (the case is decided on 2026-03-02)."""
+    policy = Policy.from_toml(
+        '[legal_references.feedback_to_reporter]\nact = "SoL (2025:400)"\nchapter = 10\n'
+        'section = "7"\nvalid_from = 2026-07-01\n'
+    )
+    case = Case(policy=policy)
+    case.assess()
+    feedback = case.pre_assess()[-1]
+    assert isinstance(feedback, cases.FeedbackSent)
+    assert feedback.legal_reference is None
 
 
 def test_a_policy_that_is_not_toml_is_refused_in_one_sentence() -> None:
