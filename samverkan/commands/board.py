@@ -22,28 +22,14 @@ from typing import Annotated
 import asyncpg
 import typer
 
-FAILED = 2
-
-
-def _fail(sentence: str) -> typer.Exit:
-    typer.echo(sentence, err=True)
-    return typer.Exit(FAILED)
-
-
-def _database_url() -> str:
-    from infra.settings import get_settings
-
-    url = get_settings().database_url
-    if not url:
-        raise _fail("DATABASE_URL is not set: point it at the event store's PostgreSQL.")
-    return url
+from samverkan.commands import database_url, fail
 
 
 def _date(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise _fail(f"{option} takes a date as YYYY-MM-DD, not {text!r}.") from None
+        raise fail(f"{option} takes a date as YYYY-MM-DD, not {text!r}.") from None
 
 
 def board_command() -> None:
@@ -59,11 +45,11 @@ def board_command() -> None:
     try:
         access = board_access(settings, GatewaySettings())
     except BoardNotConfigured as exc:
-        raise _fail(f"The board is not served: {exc}.") from None
+        raise fail(f"The board is not served: {exc}.") from None
     dev_open = settings.samverkan_board_dev_open and not GatewaySettings().codec_oidc_configured()
     fallback = get_settings().namespaces()[0] if dev_open else None
     namespaces = Namespaces(settings.namespace_map(), fallback)
-    url = _database_url()
+    url = database_url()
 
     async def serve() -> None:
         pool = await create_pool(url, min_size=1, max_size=4)
@@ -91,7 +77,7 @@ def board_command() -> None:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve())
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise _fail(f"The board cannot start ({type(exc).__name__}).") from None
+        raise fail(f"The board cannot start ({type(exc).__name__}).") from None
 
 
 def report_command(
@@ -107,8 +93,8 @@ def report_command(
 
     first, last = _date(start, "--from"), _date(end, "--to")
     if first > last:
-        raise _fail("--from must not be after --to.")
-    url = _database_url()
+        raise fail("--from must not be after --to.")
+    url = database_url()
 
     async def read() -> str:
         pool = await create_pool(url, min_size=1, max_size=2)
@@ -121,13 +107,13 @@ def report_command(
     try:
         html = asyncio.run(read())
     except asyncpg.UndefinedTableError:
-        raise _fail("The read models are missing: run `samverkan migrate` first.") from None
+        raise fail("The read models are missing: run `samverkan migrate` first.") from None
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise _fail(f"Cannot read the event store's PostgreSQL ({type(exc).__name__}).") from None
+        raise fail(f"Cannot read the event store's PostgreSQL ({type(exc).__name__}).") from None
     try:
         out.write_text(html, encoding="utf-8")
     except OSError as exc:
-        raise _fail(f"Cannot write {out} ({type(exc).__name__}).") from None
+        raise fail(f"Cannot write {out} ({type(exc).__name__}).") from None
     typer.echo(f"Wrote the compliance report of {municipality} to {out}.")
 
 

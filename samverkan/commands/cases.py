@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from cases.ids import case_workflow_id
 from infra.keys import KeyOfAnotherNamespace
+from samverkan.commands import fail
 from samverkan.operator_env import CodecNotConfigured, operator_client
 
 if TYPE_CHECKING:
@@ -30,11 +31,6 @@ def _read_json(value: str) -> Any:
     """Inline JSON, or ``@file.json``."""
     text = Path(value[1:]).read_text(encoding="utf-8") if value.startswith("@") else value
     return json.loads(text)
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(2)
 
 
 def _holds_case(execution: WorkflowExecution) -> bool:
@@ -102,7 +98,7 @@ def open_case(
             if isinstance(exc, ValidationError)
             else str(exc).splitlines()[0]
         )
-        raise _fail(f"cases open: invalid case input ({fields})") from None
+        raise fail(f"cases open: invalid case input ({fields})") from None
 
     async def start() -> str:
         settings = get_settings()
@@ -134,13 +130,13 @@ def open_case(
             where = asyncio.run(existing())
         except Exception:  # the refusal is the answer; where the case stands is a courtesy
             where = "state unknown"
-        raise _fail(
+        raise fail(
             f"cases open: case {case.case_number} already exists ({where}): nothing started"
         ) from None
     except KeyOfAnotherNamespace:
-        raise _fail(f"cases open: {_other_namespace(case.case_number)}: nothing started") from None
+        raise fail(f"cases open: {_other_namespace(case.case_number)}: nothing started") from None
     except (RuntimeError, WorkflowFailureError) as exc:
-        raise _fail(f"cases open: {exc}") from None
+        raise fail(f"cases open: {exc}") from None
 
 
 def _other_namespace(case_number: str) -> str:
@@ -163,9 +159,9 @@ def _print_query(case_number: str, name: str) -> None:
     try:
         answer = asyncio.run(_query(case_number, name))
     except CodecNotConfigured as exc:
-        raise _fail(f"cases {name}: {exc}") from None
+        raise fail(f"cases {name}: {exc}") from None
     except KeyOfAnotherNamespace:
-        raise _fail(f"cases {name}: {_other_namespace(case_number)}") from None
+        raise fail(f"cases {name}: {_other_namespace(case_number)}") from None
     typer.echo(json.dumps(answer, indent=2, default=str))
 
 
@@ -200,11 +196,11 @@ def update(
     try:
         typer.echo(json.dumps(asyncio.run(send()), indent=2, default=str))
     except WorkflowUpdateFailedError as exc:
-        raise _fail(f"cases update: rejected: {exc.cause}") from None
+        raise fail(f"cases update: rejected: {exc.cause}") from None
     except CodecNotConfigured as exc:
-        raise _fail(f"cases update: {exc}") from None
+        raise fail(f"cases update: {exc}") from None
     except KeyOfAnotherNamespace:
-        raise _fail(f"cases update: {_other_namespace(case_number)}: nothing sent") from None
+        raise fail(f"cases update: {_other_namespace(case_number)}: nothing sent") from None
 
 
 @cases_app.command()
@@ -222,7 +218,7 @@ def example(
     from cases.ids import CASE_NUMBER_PATTERN
 
     if not re.fullmatch(CASE_NUMBER_PATTERN, number):
-        raise _fail(
+        raise fail(
             f"cases example: --number {number!r} is not a case number ({CASE_NUMBER_PATTERN})"
         )
     received_at = datetime.now(STOCKHOLM).replace(microsecond=0).isoformat()

@@ -19,14 +19,9 @@ from typing import Annotated, Any
 import typer
 
 from cases import STOCKHOLM, Agency, DeadlineKind, Policy, PolicyError, compute_deadline
+from samverkan.commands import fail
 
-USAGE_ERROR = 2
 KINDS = "protection_assessment, pre_assessment, investigation or consultation:<agency>"
-
-
-def _fail(sentence: str) -> typer.Exit:
-    typer.echo(sentence, err=True)
-    return typer.Exit(code=USAGE_ERROR)
 
 
 def _parse_kind(text: str) -> tuple[DeadlineKind, Agency | None]:
@@ -34,15 +29,15 @@ def _parse_kind(text: str) -> tuple[DeadlineKind, Agency | None]:
     try:
         kind = DeadlineKind(name)
     except ValueError:
-        raise _fail(f"Unknown deadline kind {text!r}: use {KINDS}.") from None
+        raise fail(f"Unknown deadline kind {text!r}: use {KINDS}.") from None
     if kind is DeadlineKind.CONSULTATION:
         agencies = ", ".join(a.value for a in Agency)
         try:
             return kind, Agency(agency)
         except ValueError:
-            raise _fail(f"A consultation needs its agency, one of: {agencies}.") from None
+            raise fail(f"A consultation needs its agency, one of: {agencies}.") from None
     if agency:
-        raise _fail(f"Only a consultation takes an agency: use {KINDS}.")
+        raise fail(f"Only a consultation takes an agency: use {KINDS}.")
     return kind, None
 
 
@@ -53,13 +48,13 @@ def _parse_start(day: str, at: str | None) -> datetime:
     try:
         start_day = date.fromisoformat(day)
     except ValueError:
-        raise _fail(f"--from {day!r} is not a date: use YYYY-MM-DD.") from None
+        raise fail(f"--from {day!r} is not a date: use YYYY-MM-DD.") from None
     clock = ASSUMED_AT
     if at is not None:
         try:
             clock = time.fromisoformat(at)
         except ValueError:
-            raise _fail(f"--at {at!r} is not a time of day: use HH:MM.") from None
+            raise fail(f"--at {at!r} is not a time of day: use HH:MM.") from None
     return datetime.combine(start_day, clock.replace(tzinfo=None), tzinfo=STOCKHOLM)
 
 
@@ -70,11 +65,11 @@ def _load_policy(path: Path | None) -> Policy:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise _fail(f"The policy file {str(path)!r} cannot be read ({reason}).") from None
+        raise fail(f"The policy file {str(path)!r} cannot be read ({reason}).") from None
     try:
         return Policy.from_toml(text)
     except PolicyError as exc:
-        raise _fail(f"The policy file {str(path)!r} is not valid: {exc}.") from None
+        raise fail(f"The policy file {str(path)!r} is not valid: {exc}.") from None
 
 
 def deadline(

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from samverkan.commands import fail
+
 if TYPE_CHECKING:
     import httpx
     from temporalio.client import Client
@@ -37,7 +39,6 @@ if TYPE_CHECKING:
     from infra.settings import Settings
     from samverkan.demo import DemoCase, Step
 
-FAILED = 2
 #: how long to wait for the simulator to receive a held request, or for a case's
 #: consultations to be answered before a step that needs them answered
 WAIT_SECONDS = 30.0
@@ -57,11 +58,6 @@ SEED_HELP = (
 )
 
 demo_app = typer.Typer(help="Demo data for a dev stack (fictitious cases).", no_args_is_help=True)
-
-
-def _fail(sentence: str) -> typer.Exit:
-    typer.echo(sentence, err=True)
-    return typer.Exit(FAILED)
 
 
 @dataclass
@@ -92,9 +88,9 @@ def seed(
     from samverkan.demo import demo_cases
 
     if not _PREFIX.fullmatch(prefix):
-        raise _fail("demo seed: --prefix takes 1 to 20 capital letters and digits, e.g. DEMO")
+        raise fail("demo seed: --prefix takes 1 to 20 capital letters and digits, e.g. DEMO")
     if not municipality.strip() or len(municipality) > 100:
-        raise _fail("demo seed: --municipality takes a municipality's name, e.g. Malmö")
+        raise fail("demo seed: --municipality takes a municipality's name, e.g. Malmö")
     settings = get_settings()
     endpoints = _dev_stack(settings)
     from cases import STOCKHOLM
@@ -103,7 +99,7 @@ def seed(
     try:
         done = asyncio.run(_seed(plan, settings, str(endpoints.get("simulator_url") or "")))
     except (RuntimeError, OSError) as exc:  # no codec; Temporal or database unreachable
-        raise _fail(f"demo seed: {exc}") from None
+        raise fail(f"demo seed: {exc}") from None
     opened = sum(1 for p in done if not p.failed and p.outcome != "exists: skipped")
     failed = sum(1 for p in done if p.failed)
     typer.echo(
@@ -123,7 +119,7 @@ def _dev_stack(settings: Settings) -> dict[str, Any]:
             (folder / "endpoints.json").read_text(encoding="utf-8")
         )
     except (OSError, ValueError):
-        raise _fail(
+        raise fail(
             f"demo seed: no running dev stack ({folder}/endpoints.json is missing); demo "
             "cases are for a dev stack only: start it with `make dev` (or set "
             "SAMVERKAN_DATA_DIR to the folder of the one that runs)"
@@ -134,7 +130,7 @@ def _dev_stack(settings: Settings) -> dict[str, Any]:
         or settings.temporal_namespace not in namespaces
         or settings.database_url != endpoints.get("database_url")
     ):
-        raise _fail(
+        raise fail(
             "demo seed: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE or DATABASE_URL points somewhere "
             f"else than the dev stack of {folder}: demo cases go to a dev stack only"
         )

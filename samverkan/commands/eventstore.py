@@ -27,29 +27,16 @@ import typer
 
 from cases.ids import case_workflow_id
 from eventstore import EventStoreError, PostgresEventStore, Projector, create_pool
+from samverkan.commands import database_url, fail
 
 T = TypeVar("T")
-FAILED = 2
 DIFFERENT = 1
 NOT_COMPARED = ("overdue_count", "overdue")
 """Summary fields that depend on the reader's clock, so the two sides may differ honestly."""
 
 
-def _fail(sentence: str) -> typer.Exit:
-    typer.echo(sentence, err=True)
-    return typer.Exit(FAILED)
-
-
-def _database_url() -> str:
-    from infra.settings import get_settings
-
-    url = get_settings().database_url
-    if not url:
-        raise _fail(
-            "DATABASE_URL is not set: point it at the event store's PostgreSQL "
-            "(samverkan dev prints it)."
-        )
-    return url
+#: Where a developer finds the value.
+_DEV_HINT = " (samverkan dev prints it)"
 
 
 def _database_sentence(exc: BaseException) -> str:
@@ -80,12 +67,12 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
     try:
         return asyncio.run(guarded())
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, EventStoreError) as exc:
-        raise _fail(_database_sentence(exc)) from None
+        raise fail(_database_sentence(exc)) from None
 
 
 @asynccontextmanager
 async def _pool(max_size: int = 4) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(_database_url(), min_size=1, max_size=max_size)
+    pool = await create_pool(database_url(_DEV_HINT), min_size=1, max_size=max_size)
     try:
         yield pool
     finally:
@@ -100,7 +87,7 @@ def migrate_command(
     """Apply the event store's SQL migrations (harmless to re-run)."""
     from eventstore import migrate, migration_status
 
-    url = _database_url()
+    url = database_url(_DEV_HINT)
     if status:
         rows = _run(lambda: migration_status(url))
         for row in rows:
@@ -263,7 +250,7 @@ def verify_command(
 
     ours = _run(stored_summary)
     if ours is None:
-        raise _fail(f"The event store has no events for case {case_number}.")
+        raise fail(f"The event store has no events for case {case_number}.")
 
     async def running_summary() -> Any:
         from samverkan.commands.cases import case_run
@@ -278,12 +265,12 @@ def verify_command(
     try:
         theirs = asyncio.run(running_summary())
     except (RPCError, WorkflowQueryFailedError, RuntimeError, OSError) as exc:
-        raise _fail(
+        raise fail(
             f"Cannot query workflow case-{case_number} ({type(exc).__name__}): is Temporal "
             "reachable and the case's workflow running?"
         ) from None
     if not isinstance(theirs, dict):
-        raise _fail(f"Workflow case-{case_number} answered the summary query with no object.")
+        raise fail(f"Workflow case-{case_number} answered the summary query with no object.")
     differences = summary_differences(ours, theirs)
     if differences:
         typer.echo(f"Case {case_number}: {len(differences)} difference(s).")

@@ -15,14 +15,10 @@ from typing import Annotated
 
 import typer
 
-FAILED = 2
+from samverkan.commands import fail
+
 #: The dev stack's front-door port (``samverkan dev --auth`` uses the same variable).
 DEFAULT_PORT = 7243
-
-
-def _fail(sentence: str) -> typer.Exit:
-    typer.echo(sentence, err=True)
-    return typer.Exit(FAILED)
 
 
 def register(app: typer.Typer) -> None:
@@ -81,17 +77,17 @@ def register(app: typer.Typer) -> None:
         from gateway.config import GatewaySettings, is_loopback
 
         if not upstream:
-            raise _fail(
+            raise fail(
                 "No upstream Temporal: pass --upstream HOST:PORT (or set TEMPORAL_ADDRESS, "
                 "or start `samverkan dev`)."
             )
         if not allow_remote and not is_loopback(host):
-            raise _fail(
+            raise fail(
                 f"The front door is a dev stand-in and listens on loopback only ({host} is "
                 "not); pass --allow-remote to listen there anyway."
             )
         if upstream.strip() in {f"{host}:{port}", f"localhost:{port}"}:
-            raise _fail(f"--upstream {upstream} is the front door's own address.")
+            raise fail(f"--upstream {upstream} is the front door's own address.")
         given = {
             "samverkan_codec_oidc_issuer": oidc_issuer,
             "samverkan_codec_oidc_audience": oidc_audience,
@@ -103,9 +99,9 @@ def register(app: typer.Typer) -> None:
         try:
             verifier = settings.oidc_verifier()
         except ValueError as exc:
-            raise _fail(f"{exc}.") from None
+            raise fail(f"{exc}.") from None
         if verifier is None:
-            raise _fail(
+            raise fail(
                 "The front door needs the operators' sign-on: set SAMVERKAN_CODEC_OIDC_ISSUER, "
                 "SAMVERKAN_CODEC_OIDC_AUDIENCE and SAMVERKAN_CODEC_OIDC_JWKS_URL (or pass "
                 "--oidc-issuer, --oidc-audience, --oidc-jwks-url)."
@@ -119,7 +115,7 @@ def register(app: typer.Typer) -> None:
                     upstream=upstream, verifier=verifier, host=host, port=port
                 )
             except RuntimeError as exc:  # grpc: the address cannot be bound
-                raise _fail(f"Cannot listen on {host}:{port} ({exc}).") from None
+                raise fail(f"Cannot listen on {host}:{port} ({exc}).") from None
             typer.echo(
                 f"front door on {host}:{door.port} -> Temporal {upstream} "
                 "(dev only: production uses Temporal's own authorizer)",

@@ -32,6 +32,7 @@ import typer
 
 from cases import Agency
 from infra.keys import CaseKeys, KeyError_, MasterKeys, PostgresDataKeyStore, case_scope
+from samverkan.commands import database_url, fail
 
 if TYPE_CHECKING:
     from cases import Policy
@@ -39,28 +40,13 @@ if TYPE_CHECKING:
     from samverkan.retention import PurgeReport
 
 T = TypeVar("T")
-FAILED = 2
-
-
-def _fail(sentence: str) -> typer.Exit:
-    typer.echo(sentence, err=True)
-    return typer.Exit(FAILED)
-
-
-def _database_url() -> str:
-    from infra.settings import get_settings
-
-    url = get_settings().database_url
-    if not url:
-        raise _fail("DATABASE_URL is not set: point it at the event store's PostgreSQL.")
-    return url
 
 
 def _master_keys() -> MasterKeys:
     try:
         return MasterKeys.from_env()
     except KeyError_ as exc:
-        raise _fail(f"{exc}.") from None
+        raise fail(f"{exc}.") from None
 
 
 def _attestation_keys() -> AttestationKeys:
@@ -71,9 +57,9 @@ def _attestation_keys() -> AttestationKeys:
     try:
         keys = AttestationKeys.from_setting(secret.get_secret_value() if secret else None)
     except AttestationConfigError as exc:
-        raise _fail(f"{exc}; the gateway does not start.") from None
+        raise fail(f"{exc}; the gateway does not start.") from None
     if keys is None:
-        raise _fail(
+        raise fail(
             f"{KEYS_ENV} is not set: the gateway signs every agency update with it and the "
             "workers refuse unsigned ones (docs/security.md); the gateway does not start."
         )
@@ -85,7 +71,7 @@ def _with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
     from infra.temporal_client import TemporalConfigError
 
     async def run() -> T:
-        pool = await asyncpg.create_pool(_database_url(), min_size=1, max_size=4)
+        pool = await asyncpg.create_pool(database_url(), min_size=1, max_size=4)
         try:
             return await work(pool)
         finally:
@@ -96,11 +82,11 @@ def _with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
     except typer.Exit:
         raise
     except (KeyError_, TokenIssuerError, TemporalConfigError) as exc:
-        raise _fail(f"{exc}.") from None
+        raise fail(f"{exc}.") from None
     except asyncpg.UndefinedTableError:
-        raise _fail("The tables are missing: run `samverkan migrate` first.") from None
+        raise fail("The tables are missing: run `samverkan migrate` first.") from None
     except (OSError, asyncpg.PostgresError) as exc:
-        raise _fail(f"Cannot use the database ({type(exc).__name__}).") from None
+        raise fail(f"Cannot use the database ({type(exc).__name__}).") from None
 
 
 def _agency(name: str) -> Agency:
@@ -108,7 +94,7 @@ def _agency(name: str) -> Agency:
         return Agency(name)
     except ValueError:
         known = ", ".join(a.value for a in Agency)
-        raise _fail(f"Unknown agency {name!r}; known: {known}.") from None
+        raise fail(f"Unknown agency {name!r}; known: {known}.") from None
 
 
 def _policy(path: Path | None) -> Policy:
@@ -121,9 +107,9 @@ def _policy(path: Path | None) -> Policy:
     try:
         return Policy.from_toml(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise _fail(f"The policy file {path} cannot be read ({exc.strerror}).") from None
+        raise fail(f"The policy file {path} cannot be read ({exc.strerror}).") from None
     except PolicyError as exc:
-        raise _fail(f"The policy file {path}: {exc}.") from None
+        raise fail(f"The policy file {path}: {exc}.") from None
 
 
 def _print_purge_report(report: PurgeReport) -> None:
@@ -198,7 +184,7 @@ def register(app: typer.Typer) -> None:
             try:
                 codec_access(settings)  # refuse before connecting to anything
             except CodecNotConfigured as exc:
-                raise _fail(f"{exc}; or pass --no-codec to serve the agency API alone.") from None
+                raise fail(f"{exc}; or pass --no-codec to serve the agency API alone.") from None
 
         async def run(pool: asyncpg.Pool) -> None:
             from gateway.server import check_master_keys
@@ -295,7 +281,7 @@ def register(app: typer.Typer) -> None:
         try:
             as_of = date.fromisoformat(today) if today is not None else stockholm_today()
         except ValueError:
-            raise _fail(f"--today {today!r} is not a date (YYYY-MM-DD).") from None
+            raise fail(f"--today {today!r} is not a date (YYYY-MM-DD).") from None
         policy = _policy(policy_file)
         master = _master_keys()
 
@@ -327,7 +313,7 @@ def register(app: typer.Typer) -> None:
         try:
             typer.echo(MasterKeys.generate_entry(kid))
         except KeyError_ as exc:
-            raise _fail(f"{exc}.") from None
+            raise fail(f"{exc}.") from None
 
     @keys_app.command("new-attestation")
     def keys_new_attestation(
@@ -340,4 +326,4 @@ def register(app: typer.Typer) -> None:
         try:
             typer.echo(AttestationKeys.generate_entry(kid))
         except AttestationConfigError as exc:
-            raise _fail(f"{exc}.") from None
+            raise fail(f"{exc}.") from None
